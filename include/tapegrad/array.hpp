@@ -1,0 +1,37 @@
+#pragma once
+/// Layer 1: the array type and shape helpers. No autograd here.
+#include <cstddef>
+#include <string>
+
+#include "tapegrad/detail/xtensor.hpp"
+
+namespace tapegrad {
+
+/// The value type of every tensor: a row-major, dynamically-ranked xtensor array.
+template <class T>
+using Array = xt::xarray<T>;
+
+/// A shape: a small vector of extents, stored inline for rank <= 4 (no heap allocation).
+using Shape = xt::xarray<float>::shape_type;
+
+/// An array with no elements, shape (0). Unlike a default-constructed xarray (a 0-d array
+/// holding one element), it allocates nothing.
+template <class T>
+Array<T> empty_array() {
+  return Array<T>(Shape(1, 0));
+}
+
+/// "(4, 2)" — the one way shapes are written in messages.
+std::string to_string(const Shape& shape);
+
+/// Number of elements of a shape (1 for a 0-d shape).
+inline std::size_t numel(const Shape& shape) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+/// The NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+}  // namespace tapegrad

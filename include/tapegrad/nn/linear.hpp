@@ -1,0 +1,41 @@
+#pragma once
+/// A fully-connected layer: y = x·W + b, with W of shape (in, out) as in the tutorial.
+///
+///     tapegrad::Rng rng(0);
+///     tapegrad::nn::Linear<float> fc(tapegrad::nn::LinearOptions(784, 128).bias(false), rng);
+///     auto y = fc.forward(x);   // x (batch, 784) -> y (batch, 128)
+#include <cstddef>
+
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tapegrad::nn {
+
+struct LinearOptions {
+  LinearOptions(std::size_t in_features, std::size_t out_features) : in(in_features), out(out_features) {}
+  /// Whether the layer has a bias (default true).
+  LinearOptions& bias(bool on) {
+    has_bias = on;
+    return *this;
+  }
+  std::size_t in, out;
+  bool has_bias = true;
+};
+
+/// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)).
+template <class T>
+class Linear : public Module<T> {
+ public:
+  Linear(const LinearOptions& options, Rng& rng);
+  Var<T> forward(const Var<T>& x) override;
+
+  Parameter<T>& weight() { return this->param("weight"); }
+  /// Throws ValueError for a layer without bias.
+  Parameter<T>& bias() { return this->param("bias"); }
+  const LinearOptions& options() const noexcept { return options_; }
+
+ private:
+  LinearOptions options_;
+};
+
+}  // namespace tapegrad::nn

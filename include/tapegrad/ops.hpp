@@ -1,0 +1,162 @@
+#pragma once
+/// Layer 3: the differentiable ops. Each is one function in src/ops.cpp that computes its value
+/// and records one backward rule; each is gradchecked in tests/test_ops.cpp.
+///
+///     auto z = tapegrad::linear(x, W, b);           // x·W + b, weights (in, out)
+///     auto loss = tapegrad::bce(tapegrad::sigmoid(z), y);
+///
+/// Shapes follow NumPy: binary ops broadcast; reductions return 0-d values. Every shape error
+/// is a ShapeError naming the op and the shapes. Defined for float and double.
+#include <cstddef>
+#include <type_traits>
+
+#include "tapegrad/tape.hpp"
+
+namespace tapegrad {
+
+namespace detail {
+template <class T>
+struct identity {
+  using type = T;
+};
+/// A scalar argument that does not take part in deducing T (so `x * 2.0` works for float x).
+template <class T>
+using scalar_t = typename identity<T>::type;
+}  // namespace detail
+
+// -- linear algebra --------------------------------------------------------------------------
+
+/// Matrix product of 2-D values: (m, k) @ (k, n) -> (m, n).
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b);
+/// The fused affine layer x·W + b: x (m, in), W (in, out), b (out,) or (1, out). One GEMM, and a
+/// backward of two GEMMs with transpose flags and one pass for the bias.
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
+/// x·W without bias.
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& w);
+
+// -- elementwise, with NumPy broadcasting ------------------------------------------------------
+
+template <class T>
+Var<T> add(const Var<T>& a, const Var<T>& b);
+template <class T>
+Var<T> sub(const Var<T>& a, const Var<T>& b);
+template <class T>
+Var<T> mul(const Var<T>& a, const Var<T>& b);
+/// a / b. Division by zero follows IEEE (inf/nan); anomaly mode reports it.
+template <class T>
+Var<T> div(const Var<T>& a, const Var<T>& b);
+
+/// alpha * x + beta: the one primitive behind neg and arithmetic with scalars.
+template <class T>
+Var<T> affine(const Var<T>& x, detail::scalar_t<T> alpha, detail::scalar_t<T> beta);
+template <class T>
+Var<T> neg(const Var<T>& x) {
+  return affine(x, T(-1), T(0));
+}
+
+// -- activations and elementwise functions ---------------------------------------------------
+
+template <class T>
+Var<T> relu(const Var<T>& x);
+/// 1 / (1 + exp(-x)), finite for every finite x.
+template <class T>
+Var<T> sigmoid(const Var<T>& x);
+template <class T>
+Var<T> tanh(const Var<T>& x);
+template <class T>
+Var<T> exp(const Var<T>& x);
+template <class T>
+Var<T> log(const Var<T>& x);
+
+// -- reductions --------------------------------------------------------------------------------
+
+/// Sum of all elements: a 0-d value.
+template <class T>
+Var<T> sum(const Var<T>& x);
+/// Sum along `axis` (negative counts from the end); `keepdims` keeps it with extent 1.
+template <class T>
+Var<T> sum(const Var<T>& x, int axis, bool keepdims = false);
+/// Mean of all elements: a 0-d value. Throws ValueError for an empty value.
+template <class T>
+Var<T> mean(const Var<T>& x);
+template <class T>
+Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
+
+// -- losses (each returns the 0-d mean over all elements) ---------------------------------------
+
+/// Binary cross-entropy of probabilities p in [0, 1] against targets y of the same shape:
+/// -mean(y·log p + (1-y)·log(1-p)), each log clamped at -100 as PyTorch does, so p = 0 or 1
+/// gives a finite loss. Throws ValueError for p outside [0, 1] (or NaN).
+template <class T>
+Var<T> bce(const Var<T>& p, const Var<T>& y);
+/// Binary cross-entropy of logits z: bce(sigmoid(z), y) computed as
+/// mean(max(z, 0) - z·y + log(1 + exp(-|z|))), stable for any z; its gradient is (σ(z) - y)/N.
+template <class T>
+Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y);
+/// Mean squared error: mean((a - b)²), same shapes.
+template <class T>
+Var<T> mse(const Var<T>& a, const Var<T>& b);
+
+// -- operators ---------------------------------------------------------------------------------
+
+template <class T>
+Var<T> operator+(const Var<T>& a, const Var<T>& b) {
+  return add(a, b);
+}
+template <class T>
+Var<T> operator-(const Var<T>& a, const Var<T>& b) {
+  return sub(a, b);
+}
+template <class T>
+Var<T> operator*(const Var<T>& a, const Var<T>& b) {
+  return mul(a, b);
+}
+template <class T>
+Var<T> operator/(const Var<T>& a, const Var<T>& b) {
+  return div(a, b);
+}
+template <class T>
+Var<T> operator-(const Var<T>& x) {
+  return neg(x);
+}
+template <class T>
+Var<T> operator+(const Var<T>& x, detail::scalar_t<T> s) {
+  return affine(x, T(1), s);
+}
+template <class T>
+Var<T> operator+(detail::scalar_t<T> s, const Var<T>& x) {
+  return affine(x, T(1), s);
+}
+template <class T>
+Var<T> operator-(const Var<T>& x, detail::scalar_t<T> s) {
+  return affine(x, T(1), -s);
+}
+template <class T>
+Var<T> operator-(detail::scalar_t<T> s, const Var<T>& x) {
+  return affine(x, T(-1), s);
+}
+template <class T>
+Var<T> operator*(const Var<T>& x, detail::scalar_t<T> s) {
+  return affine(x, s, T(0));
+}
+template <class T>
+Var<T> operator*(detail::scalar_t<T> s, const Var<T>& x) {
+  return affine(x, s, T(0));
+}
+/// x / s; throws ValueError for s == 0.
+template <class T>
+Var<T> operator/(const Var<T>& x, detail::scalar_t<T> s) {
+  TG_CHECK(ValueError, s != T(0), "div: division of a value of shape ", to_string(x.shape()), " by the scalar 0");
+  return affine(x, T(1) / s, T(0));
+}
+/// s / x, through a 0-d constant and broadcasting div.
+template <class T>
+Var<T> operator/(detail::scalar_t<T> s, const Var<T>& x) {
+  TG_CHECK(StateError, x.tape() != nullptr, "div: the divisor is a parameter not bound to a tape; use tape.param(p)");
+  return div(x.tape()->constant(Array<T>(s)), x);
+}
+
+}  // namespace tapegrad

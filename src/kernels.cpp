@@ -1,0 +1,107 @@
+#include "tapegrad/kernels.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "tapegrad/error.hpp"
+
+namespace tapegrad::kernels {
+
+namespace {
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
+               const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
+               const double* b, int ldb, double beta, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+}  // namespace
+
+template <class T>
+void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c) {
+  TG_ASSERT(a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm needs 2-D arrays");
+  const std::size_t m = ta ? a.shape()[1] : a.shape()[0];
+  const std::size_t k = ta ? a.shape()[0] : a.shape()[1];
+  const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
+  TG_ASSERT((tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n,
+            "gemm shapes ", to_string(a.shape()), " ", to_string(b.shape()), " ", to_string(c.shape()));
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // BLAS leaves C untouched here; the product of empty matrices is zero
+    if (beta == T(0)) c.fill(T(0));
+    return;
+  }
+  gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a.data(),
+            int(a.shape()[1]), b.data(), int(b.shape()[1]), beta, c.data(), int(c.shape()[1]));
+}
+
+template <class T>
+void column_sums(const T* g, std::size_t rows, std::size_t cols, T* out, bool add) {
+  if (!add) std::fill(out, out + cols, T(0));
+  for (std::size_t i = 0; i < rows; ++i, g += cols) {
+    for (std::size_t j = 0; j < cols; ++j) out[j] += g[j];
+  }
+}
+
+template <class T>
+void sum_to(const Array<T>& g, Array<T>& out, bool add) {
+  const Shape& gs = g.shape();
+  const Shape& os = out.shape();
+  if (gs == os) {
+    if (add) {
+      xt::noalias(out) += g;
+    } else {
+      std::copy(g.data(), g.data() + g.size(), out.data());
+    }
+    return;
+  }
+  if (!add) out.fill(T(0));
+  if (out.size() == 1) {  // a scalar broadcast: the total
+    T total = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) total += g.data()[i];
+    out.data()[0] += total;
+    return;
+  }
+  // out's shape, right-aligned to g's rank; 1 where out was broadcast.
+  const std::size_t rank = gs.size();
+  Shape padded(rank, 1);
+  std::copy(os.begin(), os.end(), padded.begin() + (rank - os.size()));
+  // A row broadcast (1, ..., 1, n) onto (..., n): column sums, one pass over memory.
+  bool rows_only = padded[rank - 1] == gs[rank - 1];
+  for (std::size_t d = 0; d + 1 < rank; ++d) rows_only = rows_only && padded[d] == 1;
+  if (rows_only) {
+    const std::size_t cols = gs[rank - 1];
+    column_sums(g.data(), g.size() / std::max<std::size_t>(cols, 1), cols, out.data(), true);
+    return;
+  }
+  // General case: walk g in order with an odometer, tracking the offset into out.
+  Shape ostride(rank, 0);
+  std::size_t s = 1;
+  for (std::size_t d = rank; d-- > 0;) {
+    ostride[d] = padded[d] == 1 ? 0 : s;
+    s *= padded[d];
+  }
+  Shape idx(rank, 0);
+  std::size_t off = 0;
+  T* o = out.data();
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    o[off] += g.data()[i];
+    for (std::size_t d = rank; d-- > 0;) {
+      off += ostride[d];
+      if (++idx[d] < gs[d]) break;
+      off -= ostride[d] * gs[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template void gemm<float>(bool, bool, float, const Array<float>&, const Array<float>&, float, Array<float>&);
+template void gemm<double>(bool, bool, double, const Array<double>&, const Array<double>&, double, Array<double>&);
+template void sum_to<float>(const Array<float>&, Array<float>&, bool);
+template void sum_to<double>(const Array<double>&, Array<double>&, bool);
+template void column_sums<float>(const float*, std::size_t, std::size_t, float*, bool);
+template void column_sums<double>(const double*, std::size_t, std::size_t, double*, bool);
+
+}  // namespace tapegrad::kernels
