@@ -2,6 +2,8 @@
 /// Layer 1: the array type and shape helpers. No autograd here.
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tapegrad/detail/xtensor.hpp"
 
@@ -13,6 +15,11 @@ using Array = xt::xarray<T>;
 
 /// A shape: a small vector of extents, stored inline for rank <= 4 (no heap allocation).
 using Shape = xt::xarray<float>::shape_type;
+
+/// Named arrays in a fixed order: a module's parameters or an optimizer's state, as saved in
+/// checkpoints (".npz" keys are the names).
+template <class T>
+using StateDict = std::vector<std::pair<std::string, Array<T>>>;
 
 /// An array with no elements, shape (0). Unlike a default-constructed xarray (a 0-d array
 /// holding one element), it allocates nothing.
