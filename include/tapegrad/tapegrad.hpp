@@ -4,6 +4,8 @@
 #include "tapegrad/array.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/losses.hpp"
+#include "tapegrad/metrics.hpp"
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/linear.hpp"
