@@ -140,7 +140,8 @@ TEST(Optimizer, LearningRateCanBeChanged) {
   p.grad() = Array<double>{1.0};
   opt.step();
   EXPECT_DOUBLE_EQ(p.value()(0), 0.5);
-  EXPECT_THROW(opt.set_learning_rate(0), ValueError);
+  EXPECT_THROW(opt.set_learning_rate(-0.1), ValueError);
+  EXPECT_THROW(opt.set_learning_rate(INFINITY), ValueError);
   EXPECT_EQ(opt.learning_rate(), 0.5);
   EXPECT_EQ(opt.step_count(), 1u);
 }

@@ -16,6 +16,7 @@
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/rmsprop.hpp"
+#include "tapegrad/optim/schedule.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
