@@ -121,15 +121,18 @@ Var<T> cross_entropy(const Var<T>& logits, std::size_t n_labels, At at, const Cr
 
   Array<T>& meta = op.save(0, {rows, 2});
   Array<T>& probs = op.save(1, {rows, classes});
-  softmax_forward<T, false>(z.data(), probs.data(), AxisSplit{rows, classes, 1, 1});
   double total = 0;  // in double: the mean of many float terms
   for (std::size_t n = 0; n < rows; ++n) {
+    // One pass per row: e = exp(z − max) into probs, then ℓ = max + log Σe − z_y and p = e / Σe.
     const T* zn = z.data() + n * classes;
+    T* pn = probs.data() + n * classes;
     const std::size_t y = std::size_t(at(n));
     const T mx = *std::max_element(zn, zn + classes);
-    double s = 0;
-    for (std::size_t c = 0; c < classes; ++c) s += std::exp(double(zn[c] - mx));
-    const double loss_n = double(mx) + std::log(s) - double(zn[y]);  // logsumexp − z_y ≥ 0
+    T s = 0;
+    for (std::size_t c = 0; c < classes; ++c) s += (pn[c] = std::exp(zn[c] - mx));
+    const T inv = T(1) / s;
+    for (std::size_t c = 0; c < classes; ++c) pn[c] *= inv;
+    const double loss_n = double(mx - zn[y]) + std::log(double(s));  // logsumexp − z_y ≥ 0
     const double share = (w.empty() ? 1.0 : w[y]) / weight_sum;
     total += share * loss_n;
     meta(n, 0) = T(y);
