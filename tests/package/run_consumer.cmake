@@ -61,7 +61,10 @@ elseif(MODE STREQUAL "pkgconfig")
   run("pkg-config" "${PKG_CONFIG_EXECUTABLE}" --cflags --libs tapegrad)
   separate_arguments(flags UNIX_COMMAND "${run_output}")
   run("compile" "${CXX}" -std=c++17 -O2 "${SOURCE}" ${flags} -o "${BINARY}/consumer")
-  run("consumer" "${BINARY}/consumer")
+  # A shared libtapegrad in a private prefix is found as a user would find it: LD_LIBRARY_PATH.
+  run("pkg-config" "${PKG_CONFIG_EXECUTABLE}" --variable=libdir tapegrad)
+  string(STRIP "${run_output}" libdir)
+  run("consumer" "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" "${BINARY}/consumer")
   message(STATUS "${run_output}")
 
 else()
