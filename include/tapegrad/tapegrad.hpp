@@ -15,4 +15,7 @@
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
+#include "tapegrad/tutorial/compare.hpp"
+#include "tapegrad/tutorial/neural_network.hpp"
+#include "tapegrad/tutorial/ops.hpp"
 #include "tapegrad/version.hpp"
