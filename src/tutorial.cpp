@@ -288,6 +288,19 @@ Array<T> NeuralNetwork<T>::relu_derivative(const Array<T>& x) const {
 template <class T>
 void NeuralNetwork<T>::check_batch(const char* method, const Array<T>& X, const Array<T>* y) const {
   TG_CHECK(StateError, !weights.empty(), "NeuralNetwork::", method, ": the network has no layers");
+  // weights and biases are public (as in the tutorial): check they still chain before using them.
+  TG_CHECK(ShapeError, biases.size() == weights.size(), "NeuralNetwork::", method, ": ", weights.size(),
+           " weights but ", biases.size(), " biases");
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const auto& w = weights[i];
+    const bool chains = w.dimension() == 2 && (i == 0 || w.shape()[0] == weights[i - 1].shape()[1]);
+    TG_CHECK(ShapeError, chains, "NeuralNetwork::", method, ": weights[", i, "] is ", to_string(w.shape()),
+             i == 0 ? std::string() : " after weights " + to_string(weights[i - 1].shape()), " (layers do not chain)");
+    const auto& b = biases[i];
+    TG_CHECK(ShapeError, b.dimension() == 2 && b.shape()[0] == 1 && b.shape()[1] == w.shape()[1],
+             "NeuralNetwork::", method, ": biases[", i, "] is ", to_string(biases[i].shape()), " for weights ",
+             to_string(w.shape()), "; expected (1, ", w.shape()[1], ")");
+  }
   TG_CHECK(ShapeError, X.dimension() == 2 && X.shape()[0] > 0 && X.shape()[1] == weights[0].shape()[0],
            "NeuralNetwork::", method, ": X is ", to_string(X.shape()), "; expected (m, ", weights[0].shape()[0],
            ") with m > 0");

@@ -226,6 +226,10 @@ TEST(TutorialPort, BadInputsThrowClearErrors) {
     EXPECT_NE(std::string(e.what()).find("weights[1]"), std::string::npos) << e.what();
   }
   EXPECT_EQ(nn.layer_sizes(), (std::vector<std::size_t>{2, 4, 1}));  // unchanged by the failed call
+  // The members are public, as in the tutorial; a broken chain is reported, not multiplied.
+  nn.weights[1] = mat(3, 1, {1, 2, 3});
+  EXPECT_THROW(nn.forward(xor_X()), tapegrad::ShapeError);
+  EXPECT_THROW(nn.gradients(xor_X(), xor_y()), tapegrad::ShapeError);
 }
 
 TEST(TutorialNpy, RoundTripAndBadFiles) {
