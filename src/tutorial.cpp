@@ -4,6 +4,7 @@
 // Nothing here uses the tape, the ops or nn: this is the reference autograd is checked against.
 #include "tapegrad/tutorial/neural_network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -75,9 +76,12 @@ template <class Src, class T>
 Array<T> convert(const char* data, const std::vector<std::size_t>& shape, std::size_t count, bool fortran) {
   std::vector<Src> values(count);
   if (count > 0) std::memcpy(values.data(), data, count * sizeof(Src));
-  auto view = xt::adapt(values.data(), count, xt::no_ownership(), shape,
-                        fortran ? xt::layout_type::column_major : xt::layout_type::row_major);
-  Array<T> out = xt::cast<T>(view);
+  // Fortran order: the data, read row-major with the shape reversed, is the transpose.
+  std::vector<std::size_t> stored(shape);
+  if (fortran) std::reverse(stored.begin(), stored.end());
+  Array<T> out = Array<T>::from_shape(stored);
+  std::copy(values.begin(), values.end(), out.begin());
+  if (fortran) out = xt::eval(xt::transpose(out));
   return out;
 }
 
