@@ -28,8 +28,10 @@ TEST(SGD, RejectsBadLearningRates) {
   EXPECT_THROW(tg::optim::SGD<float>({w}, -1.0), tg::ValueError);
   EXPECT_THROW(tg::optim::SGD<float>({w}, std::nan("")), tg::ValueError);
   tg::optim::SGD<float> opt({w}, 0.1);
-  EXPECT_THROW(opt.set_learning_rate(0), tg::ValueError);
+  EXPECT_THROW(opt.set_learning_rate(-0.5), tg::ValueError);
+  EXPECT_THROW(opt.set_learning_rate(INFINITY), tg::ValueError);
   EXPECT_DOUBLE_EQ(opt.learning_rate(), 0.1);
+  opt.set_learning_rate(0);  // allowed after construction: a schedule may anneal to 0
   EXPECT_THROW(tg::optim::SGD<float>({tg::Parameter<float>()}, 0.1), tg::ValueError);
 }
 
