@@ -4,6 +4,7 @@
 // Nothing here uses the tape, the ops or nn: this is the reference autograd is checked against.
 #include "tapegrad/tutorial/neural_network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -75,9 +76,12 @@ template <class Src, class T>
 Array<T> convert(const char* data, const std::vector<std::size_t>& shape, std::size_t count, bool fortran) {
   std::vector<Src> values(count);
   if (count > 0) std::memcpy(values.data(), data, count * sizeof(Src));
-  auto view = xt::adapt(values.data(), count, xt::no_ownership(), shape,
-                        fortran ? xt::layout_type::column_major : xt::layout_type::row_major);
-  Array<T> out = xt::cast<T>(view);
+  // Fortran order: the data, read row-major with the shape reversed, is the transpose.
+  std::vector<std::size_t> stored(shape);
+  if (fortran) std::reverse(stored.begin(), stored.end());
+  Array<T> out = Array<T>::from_shape(stored);
+  std::copy(values.begin(), values.end(), out.begin());
+  if (fortran) out = xt::eval(xt::transpose(out));
   return out;
 }
 
@@ -288,6 +292,19 @@ Array<T> NeuralNetwork<T>::relu_derivative(const Array<T>& x) const {
 template <class T>
 void NeuralNetwork<T>::check_batch(const char* method, const Array<T>& X, const Array<T>* y) const {
   TG_CHECK(StateError, !weights.empty(), "NeuralNetwork::", method, ": the network has no layers");
+  // weights and biases are public (as in the tutorial): check they still chain before using them.
+  TG_CHECK(ShapeError, biases.size() == weights.size(), "NeuralNetwork::", method, ": ", weights.size(),
+           " weights but ", biases.size(), " biases");
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const auto& w = weights[i];
+    const bool chains = w.dimension() == 2 && (i == 0 || w.shape()[0] == weights[i - 1].shape()[1]);
+    TG_CHECK(ShapeError, chains, "NeuralNetwork::", method, ": weights[", i, "] is ", to_string(w.shape()),
+             i == 0 ? std::string() : " after weights " + to_string(weights[i - 1].shape()), " (layers do not chain)");
+    const auto& b = biases[i];
+    TG_CHECK(ShapeError, b.dimension() == 2 && b.shape()[0] == 1 && b.shape()[1] == w.shape()[1],
+             "NeuralNetwork::", method, ": biases[", i, "] is ", to_string(biases[i].shape()), " for weights ",
+             to_string(w.shape()), "; expected (1, ", w.shape()[1], ")");
+  }
   TG_CHECK(ShapeError, X.dimension() == 2 && X.shape()[0] > 0 && X.shape()[1] == weights[0].shape()[0],
            "NeuralNetwork::", method, ": X is ", to_string(X.shape()), "; expected (m, ", weights[0].shape()[0],
            ") with m > 0");

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "tapegrad/error.hpp"
 
 namespace tt = tapegrad::tutorial;
@@ -117,7 +119,9 @@ Array<double> xor_X() { return mat(4, 2, {0, 0, 0, 1, 1, 0, 1, 1}); }
 Array<double> xor_y() { return mat(4, 1, {0, 1, 1, 0}); }
 
 std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("tapegrad_test_tutorial_" + name);
+  // The process id keeps concurrent runs (other build trees on the machine) apart.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("tapegrad_test_tutorial_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -226,6 +230,10 @@ TEST(TutorialPort, BadInputsThrowClearErrors) {
     EXPECT_NE(std::string(e.what()).find("weights[1]"), std::string::npos) << e.what();
   }
   EXPECT_EQ(nn.layer_sizes(), (std::vector<std::size_t>{2, 4, 1}));  // unchanged by the failed call
+  // The members are public, as in the tutorial; a broken chain is reported, not multiplied.
+  nn.weights[1] = mat(3, 1, {1, 2, 3});
+  EXPECT_THROW(nn.forward(xor_X()), tapegrad::ShapeError);
+  EXPECT_THROW(nn.gradients(xor_X(), xor_y()), tapegrad::ShapeError);
 }
 
 TEST(TutorialNpy, RoundTripAndBadFiles) {
@@ -256,5 +264,19 @@ TEST(TutorialNpy, RoundTripAndBadFiles) {
     EXPECT_NE(std::string(e.what()).find(w0), std::string::npos) << e.what();
   }
   EXPECT_THROW(tt::write_npy(dir + "/no/such/dir/x.npy", nn.weights[0]), tapegrad::IoError);
+
+  // A Fortran-ordered file (np.save of np.asfortranarray): the values land where NumPy has them.
+  {
+    std::string header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }";
+    header += std::string(128 - 10 - header.size() - 1, ' ') + "\n";
+    std::ofstream f(dir + "/fortran.npy", std::ios::binary);
+    f.write("\x93NUMPY\x01\x00", 8);
+    const char len[2] = {char(header.size()), 0};
+    f.write(len, 2);
+    f << header;
+    const double column_major[] = {1, 4, 2, 5, 3, 6};  // [[1, 2, 3], [4, 5, 6]]
+    f.write(reinterpret_cast<const char*>(column_major), sizeof(column_major));
+  }
+  EXPECT_EQ(tt::read_npy<double>(dir + "/fortran.npy"), mat(2, 3, {1, 2, 3, 4, 5, 6}));
   std::filesystem::remove_all(dir);
 }

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include <unistd.h>
+
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/tutorial/neural_network.hpp"
@@ -116,7 +118,9 @@ TEST(TutorialCompare, DumpWritesEverySetAndReportEndsWithTheHeadline) {
   tt::NumpyRandomState rng(1);
   tt::NeuralNetwork<double> net({2, 4, 1}, rng);
   const auto c = tt::compare_gradients(net, xor_X(), xor_y());
-  const auto dir = (std::filesystem::temp_directory_path() / "tapegrad_test_compare_dump").string();
+  const auto dir = (std::filesystem::temp_directory_path() /
+                    ("tapegrad_test_compare_dump_" + std::to_string(::getpid())))
+                       .string();
   std::filesystem::remove_all(dir);
   tt::dump_comparison(c, dir);
   EXPECT_EQ(tt::read_npy<double>(dir + "/X.npy"), xor_X());
