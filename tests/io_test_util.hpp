@@ -22,15 +22,18 @@ namespace tg_test {
 
 inline std::atomic<bool> g_track{false};
 inline std::atomic<std::size_t> g_largest{0};
+inline std::atomic<std::size_t> g_count{0};
 
-/// Records the largest single allocation made while alive.
+/// Records the largest single allocation, and the number of allocations, made while alive.
 struct LargestAllocation {
   LargestAllocation() {
     g_largest = 0;
+    g_count = 0;
     g_track = true;
   }
   ~LargestAllocation() { g_track = false; }
   std::size_t bytes() const { return g_largest.load(); }
+  std::size_t count() const { return g_count.load(); }
 };
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its files at the end.
@@ -94,6 +97,7 @@ inline int run_python(const std::string& dir, const std::string& script) {
 namespace tg_test {
 inline void record_allocation(std::size_t n) {
   if (!g_track.load(std::memory_order_relaxed)) return;
+  ++g_count;
   std::size_t prev = g_largest.load();
   while (n > prev && !g_largest.compare_exchange_weak(prev, n)) {
   }
@@ -103,7 +107,7 @@ inline void record_allocation(std::size_t n) {
 // Replacement allocation functions: record the largest request while tracking is on. Arrays
 // allocate through xsimd's aligned allocator (posix_memalign), everything else through new.
 extern "C" void* __libc_memalign(std::size_t alignment, std::size_t size);
-extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
+extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
   tg_test::record_allocation(n);
   void* p = __libc_memalign(alignment, n ? n : 1);
   if (!p) return ENOMEM;
