@@ -1,0 +1,109 @@
+// Adam and AdamW: one update loop, with the weight decay coupled (Adam) or decoupled (AdamW).
+#include <algorithm>
+#include <cmath>
+
+#include <xsimd/xsimd.hpp>
+
+#include "tapegrad/optim/adam.hpp"
+
+namespace tapegrad::optim {
+
+template <class T>
+Adam<T>::Adam(const char* name, std::vector<Parameter<T>> params, const AdamOptions& options, bool decoupled)
+    : Optimizer<T>(name, std::move(params), options.lr()), options_(options), decoupled_(decoupled) {
+  const auto [b1, b2] = options.betas();
+  TG_CHECK(ValueError, b1 >= 0 && b1 < 1, name, ": betas.first (beta1) must be in [0, 1), got ", b1);
+  TG_CHECK(ValueError, b2 >= 0 && b2 < 1, name, ": betas.second (beta2) must be in [0, 1), got ", b2);
+  TG_CHECK(ValueError, std::isfinite(options.eps()) && options.eps() > 0, name, ": eps must be > 0, got ",
+           options.eps());
+  TG_CHECK(ValueError, std::isfinite(options.weight_decay()) && options.weight_decay() >= 0, name,
+           ": weight_decay must be >= 0, got ", options.weight_decay());
+  exp_avg_slot_ = this->add_state("exp_avg");
+  exp_avg_sq_slot_ = this->add_state("exp_avg_sq");
+  if (options.amsgrad()) max_slot_ = this->add_state("max_exp_avg_sq");
+}
+
+namespace {
+// One Adam update of n elements. Written with xsimd batches because std::sqrt's errno
+// semantics stop GCC from vectorising the plain loop (measured: 4x slower on 235k floats).
+// The batch body and the scalar tail compute the same expression in the same order.
+struct AdamCoefficients {
+  double b1, b2, c1, c2, step_size, inv_bc2_sqrt, eps, l2, shrink;
+};
+
+template <class T, bool Amsgrad>
+void adam_update(T* w, const T* g, T* m, T* v, T* vmax, std::size_t n, const AdamCoefficients& k) {
+  const T b1 = T(k.b1), b2 = T(k.b2), c1 = T(k.c1), c2 = T(k.c2), step_size = T(k.step_size);
+  const T inv_bc2_sqrt = T(k.inv_bc2_sqrt), eps = T(k.eps), l2 = T(k.l2), shrink = T(k.shrink);
+  using B = xsimd::batch<T>;
+  constexpr std::size_t L = B::size;
+  std::size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const B wi = B::load_unaligned(w + i) * shrink;
+    const B gi = B::load_unaligned(g + i) + l2 * wi;
+    const B mi = b1 * B::load_unaligned(m + i) + c1 * gi;
+    const B vi = b2 * B::load_unaligned(v + i) + c2 * gi * gi;
+    B denom_v = vi;
+    if constexpr (Amsgrad) {
+      denom_v = xsimd::max(B::load_unaligned(vmax + i), vi);
+      denom_v.store_unaligned(vmax + i);
+    }
+    const B wn = wi - step_size * mi / (xsimd::sqrt(denom_v) * inv_bc2_sqrt + eps);
+    mi.store_unaligned(m + i);
+    vi.store_unaligned(v + i);
+    wn.store_unaligned(w + i);
+  }
+  for (; i < n; ++i) {
+    const T wi = w[i] * shrink;
+    const T gi = g[i] + l2 * wi;
+    m[i] = b1 * m[i] + c1 * gi;
+    v[i] = b2 * v[i] + c2 * gi * gi;
+    T denom_v = v[i];
+    if constexpr (Amsgrad) {
+      vmax[i] = std::max(vmax[i], v[i]);
+      denom_v = vmax[i];
+    }
+    w[i] = wi - step_size * m[i] / (std::sqrt(denom_v) * inv_bc2_sqrt + eps);
+  }
+}
+}  // namespace
+
+template <class T>
+void Adam<T>::step() {
+  const double t = double(this->advance());
+  const auto [beta1, beta2] = options_.betas();
+  const double lr = this->learning_rate();
+  AdamCoefficients k{};
+  k.b1 = beta1;
+  k.b2 = beta2;
+  k.c1 = 1 - beta1;
+  k.c2 = 1 - beta2;
+  // The bias corrections are computed once per step in double; the update runs in T.
+  k.step_size = lr / (1 - std::pow(beta1, t));
+  k.inv_bc2_sqrt = 1 / std::sqrt(1 - std::pow(beta2, t));
+  k.eps = options_.eps();
+  // Adam adds λθ to the gradient; AdamW multiplies θ by (1 − γλ) first and leaves g alone.
+  k.l2 = decoupled_ ? 0.0 : options_.weight_decay();
+  k.shrink = decoupled_ ? 1 - lr * options_.weight_decay() : 1.0;
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    if (!this->has_gradient(i)) continue;
+    Parameter<T>& p = this->params_[i];
+    T* w = p.value().data();
+    const T* g = p.grad().data();
+    T* m = this->state(exp_avg_slot_, i).data();
+    T* v = this->state(exp_avg_sq_slot_, i).data();
+    const std::size_t n = p.value().size();
+    if (options_.amsgrad()) {
+      adam_update<T, true>(w, g, m, v, this->state(max_slot_, i).data(), n, k);
+    } else {
+      adam_update<T, false>(w, g, m, v, nullptr, n, k);
+    }
+  }
+}
+
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+
+}  // namespace tapegrad::optim
