@@ -193,29 +193,45 @@ U load(const unsigned char* p, bool swap) {
   return u;
 }
 
+// Converts n elements of type U at p into out: one loop per source type, so the type dispatch
+// happens once per block rather than once per element (the loop over u8 pixels vectorises).
+template <class U, class T>
+void convert_block(const unsigned char* p, std::size_t n, bool swap, T* out) {
+  if (!swap) {
+    for (std::size_t k = 0; k < n; ++k) {
+      U u;
+      std::memcpy(&u, p + k * sizeof(U), sizeof(U));
+      out[k] = T(u);
+    }
+  } else {
+    for (std::size_t k = 0; k < n; ++k) out[k] = T(load<U>(p + k * sizeof(U), true));
+  }
+}
+
 template <class T>
-T convert(const unsigned char* p, const DType& t, bool swap) {
+void convert(const unsigned char* p, std::size_t n, const DType& t, bool swap, T* out) {
   switch (t.kind) {
     case Kind::float_:
-      return t.itemsize == 4 ? T(load<float>(p, swap)) : T(load<double>(p, swap));
+      if (t.itemsize == 4) return convert_block<float>(p, n, swap, out);
+      return convert_block<double>(p, n, swap, out);
     case Kind::signed_:
       switch (t.itemsize) {
-        case 1: return T(load<std::int8_t>(p, swap));
-        case 2: return T(load<std::int16_t>(p, swap));
-        case 4: return T(load<std::int32_t>(p, swap));
-        default: return T(load<std::int64_t>(p, swap));
+        case 1: return convert_block<std::int8_t>(p, n, swap, out);
+        case 2: return convert_block<std::int16_t>(p, n, swap, out);
+        case 4: return convert_block<std::int32_t>(p, n, swap, out);
+        default: return convert_block<std::int64_t>(p, n, swap, out);
       }
     case Kind::unsigned_:
       switch (t.itemsize) {
-        case 1: return T(load<std::uint8_t>(p, swap));
-        case 2: return T(load<std::uint16_t>(p, swap));
-        case 4: return T(load<std::uint32_t>(p, swap));
-        default: return T(load<std::uint64_t>(p, swap));
+        case 1: return convert_block<std::uint8_t>(p, n, swap, out);
+        case 2: return convert_block<std::uint16_t>(p, n, swap, out);
+        case 4: return convert_block<std::uint32_t>(p, n, swap, out);
+        default: return convert_block<std::uint64_t>(p, n, swap, out);
       }
     case Kind::bool_:
-      return T(p[0] != 0 ? 1 : 0);
+      for (std::size_t k = 0; k < n; ++k) out[k] = T(p[k] != 0 ? 1 : 0);
+      return;
   }
-  return T(0);
 }
 
 }  // namespace
@@ -240,7 +256,7 @@ void read_elements(Reader& in, const DType& type, T* out, std::size_t count, con
   while (count > 0) {
     const std::size_t n = std::min(count, per_block);
     in.read_exact(buf, n * type.itemsize, what);
-    for (std::size_t k = 0; k < n; ++k) out[k] = convert<T>(buf + k * type.itemsize, type, swap);
+    convert(buf, n, type, swap, out);
     out += n;
     count -= n;
   }
