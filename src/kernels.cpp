@@ -7,6 +7,13 @@
 
 #include "tapegrad/error.hpp"
 
+namespace tapegrad {
+
+void set_num_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+int num_threads() { return openblas_get_num_threads(); }
+
+}  // namespace tapegrad
+
 namespace tapegrad::kernels {
 
 namespace {
@@ -17,6 +24,34 @@ void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, floa
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                const double* b, int ldb, double beta, double* c, int ldc) {
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+// Below this many multiply-adds a BLAS call costs more than the arithmetic (argument checks,
+// packing, its buffer lock): XOR's products are 8 to 32 multiply-adds.
+constexpr std::size_t kSmallGemm = 4096;
+
+// C = alpha op(A) op(B) + beta C with plain loops, for tiny products. The inner loop runs along
+// a row of C so that it vectorises when B is not transposed. beta == 0 overwrites C (NaNs in
+// the old C do not propagate), as BLAS does.
+template <class T>
+void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(ci, ci + n, T(0));
+    } else if (beta != T(1)) {
+      for (std::size_t j = 0; j < n; ++j) ci[j] *= beta;
+    }
+    for (std::size_t p = 0; p < k; ++p) {
+      const T aip = alpha * (ta ? a[p * lda + i] : a[i * lda + p]);
+      if (tb) {
+        for (std::size_t j = 0; j < n; ++j) ci[j] += aip * b[j * ldb + p];
+      } else {
+        const T* bp = b + p * ldb;
+        for (std::size_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+      }
+    }
+  }
 }
 }  // namespace
 
@@ -31,6 +66,10 @@ void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T bet
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS leaves C untouched here; the product of empty matrices is zero
     if (beta == T(0)) c.fill(T(0));
+    return;
+  }
+  if (m * n * k <= kSmallGemm) {
+    small_gemm(ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(), c.shape()[1]);
     return;
   }
   gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a.data(),

@@ -231,10 +231,17 @@ Var<T> relu(const Var<T>& x) {
     const T* gp = g.grad_out().data();
     T* dp = t.grad.data();
     const std::size_t n = g.output().size();
+    // Both loads unconditional, so the select vectorises (a conditional load does not).
     if (t.add) {
-      for (std::size_t i = 0; i < n; ++i) dp[i] += yp[i] > T(0) ? gp[i] : T(0);
+      for (std::size_t i = 0; i < n; ++i) {
+        const T y = yp[i], go = gp[i];
+        dp[i] += y > T(0) ? go : T(0);
+      }
     } else {
-      for (std::size_t i = 0; i < n; ++i) dp[i] = yp[i] > T(0) ? gp[i] : T(0);
+      for (std::size_t i = 0; i < n; ++i) {
+        const T y = yp[i], go = gp[i];
+        dp[i] = y > T(0) ? go : T(0);
+      }
     }
     g.mark_written(0);
   });

@@ -111,6 +111,9 @@ void Var<T>::backward() const {
 // ---- Tape ---------------------------------------------------------------------------------
 
 template <class T>
+Tape<T>::Tape() = default;
+
+template <class T>
 void Tape<T>::check(const Var<T>& v, const char* op) const {
   if (v.param_) return;
   TG_CHECK(StateError, v.tape_ != nullptr, op, ": an input is an undefined Var (default-constructed handle)");
@@ -135,6 +138,7 @@ std::uint32_t Tape<T>::push(const char* op) {
 template <class T>
 Var<T> Tape<T>::constant(Array<T>&& value) {
   const std::uint32_t i = push("constant");
+  pool_.release(entry(i).out.value);
   entry(i).out.value = std::move(value);
   return handle(i);
 }
@@ -143,7 +147,7 @@ template <class T>
 Var<T> Tape<T>::constant(const Array<T>& value) {
   const std::uint32_t i = push("constant");
   Array<T>& out = entry(i).out.value;
-  out = acquire(value.shape());
+  fit(out, value.shape());
   std::copy(value.data(), value.data() + value.size(), out.data());
   return handle(i);
 }
@@ -167,9 +171,7 @@ std::size_t Tape<T>::bytes_in_use() const noexcept {
 
 template <class T>
 void Tape<T>::reset(detail::Entry<T>& e) {
-  pool_.release(e.out.value);
-  pool_.release(e.out.grad);
-  for (auto& s : e.saved) pool_.release(s);
+  // The buffers stay with the entry for the next op recorded here (see fit()).
   e.backward = nullptr;
   e.n_inputs = 0;
   e.out.requires_grad = false;
@@ -192,7 +194,32 @@ void Tape<T>::clear() {
 template <class T>
 void Tape<T>::release_memory() {
   clear();
+  for (auto& chunk : chunks_) {
+    for (std::uint32_t j = 0; j < kChunk; ++j) {
+      detail::Entry<T>& e = chunk[j];
+      e.out.value = empty_array<T>();
+      e.out.grad = empty_array<T>();
+      for (auto& s : e.saved) s = empty_array<T>();
+    }
+  }
+  for (auto& s : scratch_) s = empty_array<T>();
   pool_ = detail::BufferPool<T>();
+}
+
+template <class T>
+std::size_t Tape<T>::bytes_pooled() const noexcept {
+  // The free pool, plus the buffers that cleared entries and the scratch space keep for reuse.
+  std::size_t n = 0;
+  for (std::size_t c = 0; c < chunks_.size(); ++c) {
+    for (std::uint32_t j = 0; j < kChunk; ++j) {
+      if (c * kChunk + j < size_) continue;
+      const detail::Entry<T>& e = chunks_[c][j];
+      n += e.out.value.size() + e.out.grad.size();
+      for (const auto& s : e.saved) n += s.size();
+    }
+  }
+  for (const auto& s : scratch_) n += s.size();
+  return pool_.bytes_held() + n * sizeof(T);
 }
 
 template <class T>
@@ -224,11 +251,7 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
   // A kept tape may hold gradients of an earlier backward: start from zero.
   for (std::uint32_t i = 0; i <= root.index_; ++i) entry(i).out.has_grad = false;
 
-  if (r.grad.size() != r.value.size()) {
-    pool_.release(r.grad);
-    r.grad = acquire(r.value.shape());
-  }
-  r.grad.resize(r.value.shape());
+  fit(r.grad, r.value.shape());
   if (seed) {
     std::copy(seed->data(), seed->data() + seed->size(), r.grad.data());
   } else {
@@ -293,8 +316,7 @@ Op<T>::~Op() {
 template <class T>
 Array<T>& Op<T>::output(const Shape& shape) {
   detail::Entry<T>& e = entry();
-  if (has_output_) tape_->release(e.out.value);
-  e.out.value = tape_->acquire(shape);
+  tape_->fit(e.out.value, shape);
   has_output_ = true;
   return e.out.value;
 }
@@ -303,8 +325,7 @@ template <class T>
 Array<T>& Op<T>::save(std::size_t i, const Shape& shape) {
   TG_ASSERT(i < kMaxSaved, name_, ": saved buffer index ", i, " >= ", kMaxSaved);
   detail::Entry<T>& e = entry();
-  tape_->release(e.saved[i]);
-  e.saved[i] = tape_->acquire(shape);
+  tape_->fit(e.saved[i], shape);
   return e.saved[i];
 }
 
@@ -335,15 +356,13 @@ void Backward<T>::check_shape(std::size_t i, const Shape& got) const {
 template <class T>
 Array<T>& Backward<T>::scratch(const Shape& shape) {
   TG_ASSERT(n_scratch_ < 4, "backward of '", e_.op, "': more than 4 scratch buffers");
-  Array<T>& s = scratch_[n_scratch_++];
-  s = tape_.acquire(shape);
+  Array<T>& s = tape_.scratch_[n_scratch_++];
+  tape_.fit(s, shape);
   return s;
 }
 
 template <class T>
-Backward<T>::~Backward() {
-  for (std::size_t i = 0; i < n_scratch_; ++i) tape_.release(scratch_[i]);
-}
+Backward<T>::~Backward() = default;
 
 #define TAPEGRAD_INSTANTIATE(T)         \
   template class detail::BufferPool<T>; \

@@ -25,7 +25,10 @@ using StateDict = std::vector<std::pair<std::string, Array<T>>>;
 /// holding one element), it allocates nothing.
 template <class T>
 Array<T> empty_array() {
-  return Array<T>(Shape(1, 0));
+  // A named shape, not a temporary: g++ 12 warns (falsely) that a temporary svector copied
+  // into the array "may be used uninitialized" when this is inlined at -O3.
+  static const Shape kEmpty(1, 0);
+  return Array<T>(kEmpty);
 }
 
 /// "(4, 2)" — the one way shapes are written in messages.

@@ -4,6 +4,18 @@
 
 #include "tapegrad/array.hpp"
 
+namespace tapegrad {
+
+/// Sets the number of threads the matrix products use (OpenBLAS's pool). The default is
+/// OpenBLAS's: the OPENBLAS_NUM_THREADS environment variable, else one per core. The elementwise
+/// kernels run on the calling thread (they are memory-bound and a few percent of a step), so
+/// `n` = the number of cores uses the machine without oversubscription. `n` < 1 means 1.
+void set_num_threads(int n);
+/// The number of threads the matrix products use.
+int num_threads();
+
+}  // namespace tapegrad
+
 namespace tapegrad::kernels {
 
 /// C = alpha * op(A) * op(B) + beta * C for 2-D row-major arrays, through CBLAS; `ta`/`tb`

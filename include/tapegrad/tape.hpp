@@ -11,6 +11,7 @@
 /// computes lives in the tape until `backward()` or `clear()` frees it. A `Var` is a small
 /// handle (tape, index, generation) that is checked on every use, so a handle into a cleared
 /// tape is reported, never read.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -219,7 +220,7 @@ struct BackwardOptions {
 template <class T>
 class Tape {
  public:
-  Tape() = default;
+  Tape();  // out of line: the buffers' initialisers are compiled once, in tape.cpp
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -248,7 +249,7 @@ class Tape {
   const char* op_name(std::size_t i) const;
   /// Bytes held by recorded values and gradients, and by the pool of free buffers.
   std::size_t bytes_in_use() const noexcept;
-  std::size_t bytes_pooled() const noexcept { return pool_.bytes_held(); }
+  std::size_t bytes_pooled() const noexcept;
   /// Returns the pooled buffers to the system (the next steps allocate again).
   void release_memory();
 
@@ -260,6 +261,18 @@ class Tape {
   Node<T>& resolve(const detail::InputRef<T>& ref) { return ref.param ? *ref.param : entry(ref.index).out; }
   void release(Array<T>& a) { pool_.release(a); }
   Array<T> acquire(const Shape& shape) { return pool_.acquire(shape); }
+  /// Shapes `a` as `shape`, contents unspecified. A buffer that already has that many elements
+  /// is reshaped in place (the common case: a steady loop records the same ops with the same
+  /// shapes each step, and each entry keeps its buffers across clear()); any other goes back to
+  /// the pool and one of the right size is taken from it.
+  void fit(Array<T>& a, const Shape& shape) {
+    if (a.size() == numel(shape) && a.dimension() == shape.size()) {
+      if (!std::equal(shape.begin(), shape.end(), a.shape().begin())) a.resize(shape);
+      return;
+    }
+    pool_.release(a);
+    a = pool_.acquire(shape);
+  }
   std::uint32_t push(const char* op);
   /// Removes the last entry (an op that failed before finishing).
   void pop();
@@ -271,8 +284,11 @@ class Tape {
   void reset(detail::Entry<T>& e);
   void run_backward(const Var<T>& root, const Array<T>* seed, BackwardOptions options);
 
+  friend class Backward<T>;
   // Entries live in fixed-size chunks that are kept across clear(): references to an entry's
-  // arrays stay valid while later ops are recorded, and a steady loop allocates nothing.
+  // arrays stay valid while later ops are recorded, and a steady loop allocates nothing. A
+  // cleared entry keeps its buffers (value, grad, saved) for the op recorded at the same
+  // position next step, so a steady loop moves no arrays in or out of the pool either.
   static constexpr std::uint32_t kChunkBits = 8;
   static constexpr std::uint32_t kChunk = 1u << kChunkBits;
   std::vector<std::unique_ptr<detail::Entry<T>[]>> chunks_;
@@ -280,6 +296,7 @@ class Tape {
   detail::BufferPool<T> pool_;
   std::uint32_t generation_ = 1;
   std::uint32_t freed_by_backward_ = 0;  // the generation the last backward() cleared
+  Array<T> scratch_[4] = {empty_array<T>(), empty_array<T>(), empty_array<T>(), empty_array<T>()};  // Backward::scratch
 };
 
 /// Defines an op: used by every built-in op, and by user code for custom ops. Name the op,
@@ -391,14 +408,7 @@ class Backward {
   Node<T>& node(std::size_t i) const { return tape_.resolve(e_.inputs[i]); }
   // Shapes n.grad as n.value: a tape node takes a buffer from the pool; a parameter whose value
   // was replaced by one of another shape resizes its own.
-  void prepare(Node<T>& n) {
-    if (n.grad.shape() == n.value.shape()) return;
-    if (n.grad.size() == 0) {
-      n.grad = tape_.acquire(n.value.shape());
-    } else {
-      n.grad.resize(n.value.shape());
-    }
-  }
+  void prepare(Node<T>& n) { tape_.fit(n.grad, n.value.shape()); }
   void check_shape(std::size_t i, const Shape& got) const;
   template <class S>
   void check_shape(std::size_t i, const S& got) const {
@@ -407,7 +417,6 @@ class Backward {
 
   Tape<T>& tape_;
   detail::Entry<T>& e_;
-  Array<T> scratch_[4] = {empty_array<T>(), empty_array<T>(), empty_array<T>(), empty_array<T>()};
   std::size_t n_scratch_ = 0;
 };
 

@@ -11,7 +11,10 @@
 ///
 /// A parameter that is frozen (`requires_grad() == false`) or received no gradient since the
 /// last `zero_grad()` is skipped by `step()`, as PyTorch skips parameters whose `.grad` is None:
-/// its value and its state are left unchanged.
+/// its value and its state are left unchanged. The step count t, though, is one for the whole
+/// optimizer (PyTorch keeps one per parameter): the two differ only for a parameter skipped in
+/// some steps, whose bias corrections (Adam) or first-step rule (SGD momentum) then use the
+/// optimizer's t.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -62,7 +65,8 @@ class Optimizer {
   /// The optimizer's state: "step" (a 0-d array) and, for each registered buffer and each
   /// parameter i, "<buffer>.<i>" (e.g. "exp_avg.0", "momentum_buffer.2"), i being the
   /// parameter's position in `parameters()`. Hyperparameters (lr, betas, ...) are not part of
-  /// it: they come from the options and from a schedule. Copies the arrays.
+  /// it: they come from the options and from a schedule. Copies the arrays. (With T = float
+  /// "step" is exact up to 2^24 = 16.7 million steps.)
   virtual StateDict<T> state_dict() const;
   /// Restores a state saved by `state_dict()` of an optimizer of the same kind and options over
   /// parameters of the same shapes. Key order does not matter. Checks every key and shape first

@@ -1,0 +1,19 @@
+#pragma once
+// softplus(x) = log(1 + e^x), a smooth ReLU, defined outside the library as a user would.
+#include <tapegrad/tape.hpp>
+
+namespace example {
+
+template <class T>
+tapegrad::Var<T> softplus(const tapegrad::Var<T>& x) {
+  tapegrad::Op<T> op("softplus", {x});  // name and inputs: this records the entry
+  tapegrad::Array<T>& y = op.output(x.shape());
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x.
+  xt::noalias(y) = xt::maximum(x.value(), T(0)) + xt::log1p(xt::exp(-xt::abs(x.value())));
+  // The backward rule captures nothing; d softplus / dx = sigmoid(x).
+  return op.finish([](tapegrad::Backward<T>& b) {
+    b.accumulate(0, b.grad_out() / (T(1) + xt::exp(-b.input(0))));
+  });
+}
+
+}  // namespace example
