@@ -2,8 +2,18 @@
 /// The umbrella header: everything a user needs to build and train models. Inside the library
 /// each file includes only what it uses.
 #include "tapegrad/array.hpp"
+#include "tapegrad/data/dataset.hpp"
+#include "tapegrad/data/loader.hpp"
+#include "tapegrad/data/mnist.hpp"
+#include "tapegrad/data/standardizer.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/io/checkpoint.hpp"
+#include "tapegrad/io/csv.hpp"
+#include "tapegrad/io/file.hpp"
+#include "tapegrad/io/idx.hpp"
+#include "tapegrad/io/npy.hpp"
+#include "tapegrad/io/npz.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/metrics.hpp"
 #include "tapegrad/nn/activation.hpp"
