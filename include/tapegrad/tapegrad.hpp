@@ -2,6 +2,7 @@
 /// The umbrella header: everything a user needs to build and train models. Inside the library
 /// each file includes only what it uses.
 #include "tapegrad/array.hpp"
+#include "tapegrad/debug.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/nn/activation.hpp"
