@@ -1,21 +1,31 @@
+// The optimizer base (learning rate, step count, state save/restore) and SGD.
 #include <cmath>
+#include <string>
 
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
 namespace tapegrad::optim {
 
+// ---- Optimizer ---------------------------------------------------------------------------------
+
 template <class T>
-Optimizer<T>::Optimizer(std::vector<Parameter<T>> params, double lr) : params_(std::move(params)), lr_(0) {
+Optimizer<T>::Optimizer(const char* name, std::vector<Parameter<T>> params, double lr)
+    : params_(std::move(params)), name_(name), lr_(0) {
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    TG_CHECK(ValueError, params_[i].defined(), "optimizer: parameter ", i, " is undefined");
+    TG_CHECK(ValueError, params_[i].defined(), name_, ": parameter ", i, " is undefined");
+    // A parameter listed twice would be updated twice per step.
+    for (std::size_t j = 0; j < i; ++j) {
+      TG_CHECK(ValueError, !params_[i].same(params_[j]), name_, ": parameters ", j, " and ", i,
+               " are the same parameter");
+    }
   }
   set_learning_rate(lr);
 }
 
 template <class T>
 void Optimizer<T>::set_learning_rate(double lr) {
-  TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, "optimizer: learning rate must be positive and finite, got ",
+  TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, name_, ": lr (the learning rate) must be positive and finite, got ",
            lr);
   lr_ = lr;
 }
@@ -26,17 +36,123 @@ void Optimizer<T>::zero_grad() {
 }
 
 template <class T>
+bool Optimizer<T>::has_gradient(std::size_t i) const {
+  const Node<T>& n = params_[i].node();
+  return n.requires_grad && n.has_grad;
+}
+
+template <class T>
+std::size_t Optimizer<T>::add_state(const std::string& name) {
+  std::vector<Array<T>> buffers;
+  buffers.reserve(params_.size());
+  for (const auto& p : params_) buffers.push_back(Array<T>(xt::zeros<T>(p.shape())));
+  state_.emplace_back(name, std::move(buffers));
+  return state_.size() - 1;
+}
+
+template <class T>
+StateDict<T> Optimizer<T>::state_dict() const {
+  StateDict<T> out;
+  out.emplace_back("step", Array<T>(T(steps_)));
+  for (const auto& [name, buffers] : state_) {
+    for (std::size_t i = 0; i < buffers.size(); ++i) out.emplace_back(name + "." + std::to_string(i), buffers[i]);
+  }
+  return out;
+}
+
+template <class T>
+void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
+  // Every check comes first, and every problem is reported: fixing a checkpoint one error per
+  // run is tedious. Nothing changes unless all checks pass.
+  std::vector<std::string> problems;
+  std::vector<bool> used(state.size(), false);
+  auto find = [&](const std::string& key, const Shape& shape) -> const Array<T>* {
+    const Array<T>* found = nullptr;
+    for (std::size_t k = 0; k < state.size(); ++k) {
+      if (state[k].first != key) continue;
+      if (found != nullptr) {
+        problems.push_back("'" + key + "' appears more than once");
+        continue;
+      }
+      used[k] = true;
+      found = &state[k].second;
+    }
+    if (found == nullptr) {
+      problems.push_back("missing '" + key + "'");
+    } else if (found->shape() != shape) {
+      problems.push_back("'" + key + "' has shape " + to_string(found->shape()) + ", expected " + to_string(shape));
+      found = nullptr;
+    }
+    return found;
+  };
+
+  const Array<T>* step = find("step", Shape{});
+  if (step != nullptr) {
+    const T s = (*step)();
+    if (!(std::isfinite(s) && s >= T(0) && std::floor(s) == s)) {
+      problems.push_back("'step' must be a non-negative integer, got " + detail::concat(s));
+      step = nullptr;
+    }
+  }
+  std::vector<std::vector<const Array<T>*>> sources(state_.size());
+  for (std::size_t slot = 0; slot < state_.size(); ++slot) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      sources[slot].push_back(find(state_[slot].first + "." + std::to_string(i), params_[i].shape()));
+    }
+  }
+  for (std::size_t k = 0; k < state.size(); ++k) {
+    bool known = used[k];
+    for (std::size_t j = 0; j < k && !known; ++j) known = used[j] && state[j].first == state[k].first;
+    if (!known) problems.push_back("unexpected '" + state[k].first + "'");
+  }
+  if (!problems.empty()) {
+    std::string message = detail::concat(name_, "::load_state_dict: ", problems.size(),
+                                         problems.size() == 1 ? " problem: " : " problems: ");
+    for (std::size_t k = 0; k < problems.size(); ++k) message += (k ? "; " : "") + problems[k];
+    throw ValueError(message);
+  }
+  steps_ = static_cast<std::uint64_t>((*step)());
+  for (std::size_t slot = 0; slot < state_.size(); ++slot) {
+    for (std::size_t i = 0; i < params_.size(); ++i) state_[slot].second[i] = *sources[slot][i];
+  }
+}
+
+// ---- SGD -----------------------------------------------------------------------------------------
+
+template <class T>
 SGD<T>::SGD(std::vector<Parameter<T>> params, const SGDOptions& options)
-    : Optimizer<T>(std::move(params), options.lr) {}
+    : Optimizer<T>("SGD", std::move(params), options.lr()), options_(options) {
+  const double mu = options.momentum(), tau = options.dampening(), wd = options.weight_decay();
+  TG_CHECK(ValueError, std::isfinite(mu) && mu >= 0, "SGD: momentum must be >= 0, got ", mu);
+  TG_CHECK(ValueError, tau >= 0 && tau <= 1, "SGD: dampening must be in [0, 1], got ", tau);
+  TG_CHECK(ValueError, std::isfinite(wd) && wd >= 0, "SGD: weight_decay must be >= 0, got ", wd);
+  TG_CHECK(ValueError, !options.nesterov() || (mu > 0 && tau == 0),
+           "SGD: nesterov needs momentum > 0 and dampening 0, got momentum ", mu, " and dampening ", tau);
+  if (mu > 0) momentum_slot_ = this->add_state("momentum_buffer");
+}
 
 template <class T>
 void SGD<T>::step() {
+  const std::uint64_t t = this->advance();
   const T lr = T(this->learning_rate());
-  for (auto& p : this->params_) {
-    if (!p.requires_grad()) continue;
-    Array<T>& w = p.value();
-    const Array<T>& g = p.grad();
-    for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] -= lr * g.data()[i];
+  const T mu = T(options_.momentum()), keep = T(1 - options_.dampening()), wd = T(options_.weight_decay());
+  const bool nesterov = options_.nesterov();
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    if (!this->has_gradient(i)) continue;
+    Parameter<T>& p = this->params_[i];
+    T* w = p.value().data();
+    const T* g = p.grad().data();
+    const std::size_t n = p.value().size();
+    if (mu == T(0)) {
+      for (std::size_t k = 0; k < n; ++k) w[k] -= lr * (g[k] + wd * w[k]);
+      continue;
+    }
+    T* b = this->state(momentum_slot_, i).data();
+    for (std::size_t k = 0; k < n; ++k) {
+      const T d = g[k] + wd * w[k];
+      b[k] = t == 1 ? d : mu * b[k] + keep * d;
+      w[k] -= lr * (nesterov ? d + mu * b[k] : b[k]);
+    }
   }
 }
 

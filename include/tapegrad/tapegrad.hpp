@@ -13,6 +13,8 @@
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/rmsprop.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"

@@ -1,23 +1,47 @@
 #pragma once
 /// Layer 5: optimizers. Each reads `param.grad()` and updates `param.value()` in place.
 ///
-///     tapegrad::optim::SGD<float> opt(model.parameters(), tapegrad::optim::SGDOptions(0.5));
+///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
 ///     for (...) { opt.zero_grad(); tape.backward(loss); opt.step(); }
 ///
-/// A new optimizer derives from Optimizer, keeps any per-parameter state itself (velocities,
-/// moments: one array per parameter, in the order of `parameters()`), and implements `step()`.
-/// The learning rate lives in the base so that schedules work with every optimizer.
+/// A new optimizer derives from Optimizer, registers its per-parameter state with `add_state`
+/// (one array per parameter, in the order of `parameters()`), and implements `step()`; saving
+/// and restoring that state then comes for free. The learning rate lives in the base so that
+/// schedules (optim/schedule.hpp) work with every optimizer.
+///
+/// A parameter that is frozen (`requires_grad() == false`) or received no gradient since the
+/// last `zero_grad()` is skipped by `step()`, as PyTorch skips parameters whose `.grad` is None:
+/// its value and its state are left unchanged.
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
+#include "tapegrad/array.hpp"
 #include "tapegrad/tape.hpp"
+
+/// Declares an option of an options struct the libtorch way (torch/arg.h): a chainable setter
+/// `name(value)`, a getter `name()`, and the in-class default.
+#define TAPEGRAD_ARG(Self, Type, name, default_value) \
+ public:                                              \
+  Self& name(Type value) {                            \
+    name##_ = value;                                  \
+    return *this;                                     \
+  }                                                   \
+  Type name() const noexcept { return name##_; }      \
+                                                      \
+ private:                                             \
+  Type name##_ = default_value
 
 namespace tapegrad::optim {
 
+/// The base of every optimizer: the parameters, the learning rate, the step count and the
+/// per-parameter state buffers.
 template <class T>
 class Optimizer {
  public:
   /// Throws ValueError if `lr` <= 0 or a parameter is undefined.
-  Optimizer(std::vector<Parameter<T>> params, double lr);
+  Optimizer(std::vector<Parameter<T>> params, double lr) : Optimizer("optimizer", std::move(params), lr) {}
   virtual ~Optimizer() = default;
 
   /// Applies one update to every parameter from its current gradient.
@@ -26,15 +50,47 @@ class Optimizer {
   void zero_grad();
 
   double learning_rate() const noexcept { return lr_; }
-  /// Throws ValueError if `lr` <= 0 (or not finite).
+  /// Throws ValueError if `lr` <= 0 (or not finite). Schedules call this.
   void set_learning_rate(double lr);
   const std::vector<Parameter<T>>& parameters() const noexcept { return params_; }
+  /// Number of `step()` calls so far (restored by `load_state_dict`).
+  std::uint64_t step_count() const noexcept { return steps_; }
+  /// The optimizer's name in messages ("Adam", "SGD", ...).
+  const char* name() const noexcept { return name_; }
+
+  /// The optimizer's state: "step" (a 0-d array) and, for each registered buffer and each
+  /// parameter i, "<buffer>.<i>" (e.g. "exp_avg.0", "momentum_buffer.2"), i being the
+  /// parameter's position in `parameters()`. Hyperparameters (lr, betas, ...) are not part of
+  /// it: they come from the options and from a schedule. Copies the arrays.
+  virtual StateDict<T> state_dict() const;
+  /// Restores a state saved by `state_dict()` of an optimizer of the same kind and options over
+  /// parameters of the same shapes. Key order does not matter. Checks every key and shape first
+  /// and throws one ValueError listing every missing, unexpected or misshapen entry, changing
+  /// nothing; otherwise later steps continue exactly as the saved optimizer's would.
+  virtual void load_state_dict(const StateDict<T>& state);
 
  protected:
+  /// For derived optimizers: `name` prefixes error messages.
+  Optimizer(const char* name, std::vector<Parameter<T>> params, double lr);
+
+  /// Registers a per-parameter state buffer saved as "<name>.<i>": one array of zeros shaped
+  /// like each parameter. Returns the slot to pass to `state()`.
+  std::size_t add_state(const std::string& name);
+  /// The buffer of `slot` for parameter `i`.
+  Array<T>& state(std::size_t slot, std::size_t i) { return state_[slot].second[i]; }
+  /// True when `step()` should update parameter i (it requires a gradient and received one).
+  bool has_gradient(std::size_t i) const;
+  /// Called by `step()` implementations once per step, before updating: returns the new step
+  /// count t (1 for the first step), used for bias corrections.
+  std::uint64_t advance() noexcept { return ++steps_; }
+
   std::vector<Parameter<T>> params_;
 
  private:
+  const char* name_;
   double lr_;
+  std::uint64_t steps_ = 0;
+  std::vector<std::pair<std::string, std::vector<Array<T>>>> state_;
 };
 
 }  // namespace tapegrad::optim

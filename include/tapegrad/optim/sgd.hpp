@@ -1,20 +1,53 @@
 #pragma once
-/// Stochastic gradient descent: p ← p − lr · g, the tutorial's update.
+/// Stochastic gradient descent, with momentum, Nesterov momentum and weight decay.
+#include <vector>
+
 #include "tapegrad/optim/optimizer.hpp"
 
 namespace tapegrad::optim {
 
+/// Options of SGD, as in libtorch: `SGDOptions(0.1).momentum(0.9).nesterov(true)`.
 struct SGDOptions {
-  explicit SGDOptions(double learning_rate) : lr(learning_rate) {}
-  double lr;
+  /// The learning rate γ (> 0).
+  explicit SGDOptions(double lr) : lr_(lr) {}
+  /// γ, the learning rate (> 0).
+  TAPEGRAD_ARG(SGDOptions, double, lr, 0);
+  /// μ, the momentum factor (≥ 0; 0 is plain SGD).
+  TAPEGRAD_ARG(SGDOptions, double, momentum, 0);
+  /// τ, the dampening of the momentum (in [0, 1]; must be 0 with Nesterov).
+  TAPEGRAD_ARG(SGDOptions, double, dampening, 0);
+  /// λ, the L2 weight decay (≥ 0), added to the gradient.
+  TAPEGRAD_ARG(SGDOptions, double, weight_decay, 0);
+  /// Nesterov momentum (needs μ > 0 and τ = 0).
+  TAPEGRAD_ARG(SGDOptions, bool, nesterov, false);
 };
 
+/// Stochastic gradient descent, as PyTorch defines it (torch.optim.SGD). For each parameter θ
+/// with gradient g, at step t:
+///
+///     if λ ≠ 0:  g ← g + λ θ
+///     if μ ≠ 0:  b_t ← g                       if t = 1
+///                b_t ← μ b_{t-1} + (1 − τ) g     otherwise
+///                g ← g + μ b_t    if nesterov,   else  g ← b_t
+///     θ ← θ − γ g
+///
+/// With μ = 0 and λ = 0 this is the tutorial's update θ ← θ − γ g. State (with μ > 0):
+/// "momentum_buffer.<i>" (b) and "step".
+///
+///     tapegrad::optim::SGD<float> opt(model.parameters(), SGDOptions(0.1).momentum(0.9).nesterov(true));
 template <class T>
 class SGD : public Optimizer<T> {
  public:
+  /// Throws ValueError, naming the option, for lr ≤ 0, μ < 0, τ outside [0, 1], λ < 0, or
+  /// Nesterov without μ > 0 and τ = 0.
   SGD(std::vector<Parameter<T>> params, const SGDOptions& options);
   SGD(std::vector<Parameter<T>> params, double lr) : SGD(std::move(params), SGDOptions(lr)) {}
   void step() override;
+  const SGDOptions& options() const noexcept { return options_; }
+
+ private:
+  SGDOptions options_;
+  std::size_t momentum_slot_ = 0;
 };
 
 }  // namespace tapegrad::optim

@@ -1,0 +1,91 @@
+#pragma once
+/// Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay.
+#include <utility>
+#include <vector>
+
+#include "tapegrad/optim/optimizer.hpp"
+
+namespace tapegrad::optim {
+
+/// Options of Adam (libtorch's defaults): `AdamOptions(1e-3).betas(0.9, 0.999).amsgrad(true)`.
+struct AdamOptions {
+  /// The learning rate γ (> 0).
+  explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
+  /// γ, the learning rate (> 0).
+  TAPEGRAD_ARG(AdamOptions, double, lr, 1e-3);
+  /// ε, added to the root of the second moment (> 0).
+  TAPEGRAD_ARG(AdamOptions, double, eps, 1e-8);
+  /// λ, the weight decay (≥ 0): L2 added to the gradient in Adam, decoupled in AdamW.
+  TAPEGRAD_ARG(AdamOptions, double, weight_decay, 0);
+  /// AMSGrad: normalise by the running maximum of the second moment.
+  TAPEGRAD_ARG(AdamOptions, bool, amsgrad, false);
+
+ public:
+  /// β₁, β₂: decay rates of the first and second moments (each in [0, 1)).
+  AdamOptions& betas(double beta1, double beta2) {
+    betas_ = {beta1, beta2};
+    return *this;
+  }
+  std::pair<double, double> betas() const noexcept { return betas_; }
+
+ private:
+  std::pair<double, double> betas_{0.9, 0.999};
+};
+
+/// Options of AdamW: Adam's, with libtorch's AdamW default weight decay λ = 1e-2.
+struct AdamWOptions : AdamOptions {
+  explicit AdamWOptions(double lr = 1e-3) : AdamOptions(lr) { weight_decay(1e-2); }
+  /// Options with the given values; the setters of AdamOptions return AdamOptions&, so
+  /// `AdamW(params, AdamWOptions(1e-3).betas(0.9, 0.99))` passes through this conversion.
+  AdamWOptions(const AdamOptions& options) : AdamOptions(options) {}  // NOLINT: implicit on purpose
+};
+
+/// Adam (Kingma & Ba), as PyTorch defines it (torch.optim.Adam). For each parameter θ with
+/// gradient g, at step t, with m_0 = 0, v_0 = 0, vmax_0 = 0:
+///
+///     if λ ≠ 0:  g ← g + λ θ                       (Adam: L2 in the gradient)
+///     m_t ← β₁ m_{t-1} + (1 − β₁) g
+///     v_t ← β₂ v_{t-1} + (1 − β₂) g²
+///     m̂_t ← m_t / (1 − β₁ᵗ)
+///     if amsgrad:  vmax_t ← max(vmax_{t-1}, v_t);   v̂_t ← vmax_t / (1 − β₂ᵗ)
+///     else:        v̂_t ← v_t / (1 − β₂ᵗ)
+///     θ ← θ − γ m̂_t / (√v̂_t + ε)
+///
+/// (With amsgrad, the maximum is taken over the uncorrected v_t, as PyTorch's implementation
+/// does.) State: "exp_avg.<i>" (m), "exp_avg_sq.<i>" (v), "max_exp_avg_sq.<i>" (vmax, with
+/// amsgrad), and "step".
+///
+///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
+template <class T>
+class Adam : public Optimizer<T> {
+ public:
+  /// Throws ValueError, naming the option, for lr ≤ 0, β outside [0, 1), ε ≤ 0 or λ < 0.
+  Adam(std::vector<Parameter<T>> params, const AdamOptions& options = AdamOptions())
+      : Adam("Adam", std::move(params), options, false) {}
+  void step() override;
+  const AdamOptions& options() const noexcept { return options_; }
+
+ protected:
+  Adam(const char* name, std::vector<Parameter<T>> params, const AdamOptions& options, bool decoupled);
+
+ private:
+  AdamOptions options_;
+  bool decoupled_;
+  std::size_t exp_avg_slot_ = 0, exp_avg_sq_slot_ = 0, max_slot_ = 0;
+};
+
+/// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, as torch.optim.AdamW. The
+/// first line of Adam's update becomes
+///
+///     θ ← θ − γ λ θ                                 (AdamW: decay the weights, not the gradient)
+///
+/// and g itself is left as it is; the rest, and the state, are Adam's.
+template <class T>
+class AdamW : public Adam<T> {
+ public:
+  /// Throws ValueError, naming the option, as Adam does.
+  AdamW(std::vector<Parameter<T>> params, const AdamWOptions& options = AdamWOptions())
+      : Adam<T>("AdamW", std::move(params), options, true) {}
+};
+
+}  // namespace tapegrad::optim
