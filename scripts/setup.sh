@@ -12,6 +12,7 @@ TAPEGRAD_PACKAGES=(
   libgtest-dev libbenchmark-dev
   zlib1g-dev libzip-dev libcli11-dev
   python3-numpy
+  dataset-fashion-mnist
 )
 
 install_missing() {

@@ -20,12 +20,14 @@ Optimizer<T>::Optimizer(const char* name, std::vector<Parameter<T>> params, doub
                " are the same parameter");
     }
   }
-  set_learning_rate(lr);
+  TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, name_, ": lr (the learning rate) must be positive and finite, got ",
+           lr);
+  lr_ = lr;
 }
 
 template <class T>
 void Optimizer<T>::set_learning_rate(double lr) {
-  TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, name_, ": lr (the learning rate) must be positive and finite, got ",
+  TG_CHECK(ValueError, std::isfinite(lr) && lr >= 0, name_, ": lr (the learning rate) must be >= 0 and finite, got ",
            lr);
   lr_ = lr;
 }

@@ -1,5 +1,8 @@
 // RMSprop, plain, centered and with momentum.
+#include <algorithm>
 #include <cmath>
+
+#include <xsimd/xsimd.hpp>
 
 #include "tapegrad/optim/rmsprop.hpp"
 
@@ -21,12 +24,64 @@ RMSprop<T>::RMSprop(std::vector<Parameter<T>> params, const RMSpropOptions& opti
   if (options.centered()) grad_avg_slot_ = this->add_state("grad_avg");
 }
 
+namespace {
+// One RMSprop update of n elements, with xsimd batches (std::sqrt's errno semantics stop GCC
+// from vectorising the plain loop) and a scalar tail computing the same expression.
+struct RMSpropCoefficients {
+  double lr, alpha, c, eps, wd, mu;
+};
+
+template <class T, bool Centered, bool Momentum>
+void rmsprop_update(T* w, const T* g, T* v, T* gavg, T* b, std::size_t n, const RMSpropCoefficients& k) {
+  const T lr = T(k.lr), alpha = T(k.alpha), c = T(k.c), eps = T(k.eps), wd = T(k.wd), mu = T(k.mu);
+  using B = xsimd::batch<T>;
+  constexpr std::size_t L = B::size;
+  std::size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const B wi = B::load_unaligned(w + i);
+    const B gi = B::load_unaligned(g + i) + wd * wi;
+    const B vi = alpha * B::load_unaligned(v + i) + c * gi * gi;
+    vi.store_unaligned(v + i);
+    B var = vi;
+    if constexpr (Centered) {
+      const B ai = alpha * B::load_unaligned(gavg + i) + c * gi;
+      ai.store_unaligned(gavg + i);
+      // A centered estimate can round below 0, where sqrt would give NaN; 0 changes nothing else.
+      var = xsimd::max(var - ai * ai, B(T(0)));
+    }
+    const B scaled = gi / (xsimd::sqrt(var) + eps);
+    if constexpr (Momentum) {
+      const B bi = mu * B::load_unaligned(b + i) + scaled;
+      bi.store_unaligned(b + i);
+      (wi - lr * bi).store_unaligned(w + i);
+    } else {
+      (wi - lr * scaled).store_unaligned(w + i);
+    }
+  }
+  for (; i < n; ++i) {
+    const T gi = g[i] + wd * w[i];
+    v[i] = alpha * v[i] + c * gi * gi;
+    T var = v[i];
+    if constexpr (Centered) {
+      gavg[i] = alpha * gavg[i] + c * gi;
+      var = std::max(var - gavg[i] * gavg[i], T(0));
+    }
+    const T scaled = gi / (std::sqrt(var) + eps);
+    if constexpr (Momentum) {
+      b[i] = mu * b[i] + scaled;
+      w[i] -= lr * b[i];
+    } else {
+      w[i] -= lr * scaled;
+    }
+  }
+}
+}  // namespace
+
 template <class T>
 void RMSprop<T>::step() {
   this->advance();
-  const T lr = T(this->learning_rate());
-  const T alpha = T(options_.alpha()), c = T(1 - options_.alpha()), eps = T(options_.eps());
-  const T wd = T(options_.weight_decay()), mu = T(options_.momentum());
+  const RMSpropCoefficients k{this->learning_rate(), options_.alpha(), 1 - options_.alpha(),
+                              options_.eps(),        options_.weight_decay(), options_.momentum()};
   const bool centered = options_.centered(), momentum = options_.momentum() > 0;
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     if (!this->has_gradient(i)) continue;
@@ -37,23 +92,14 @@ void RMSprop<T>::step() {
     T* gavg = centered ? this->state(grad_avg_slot_, i).data() : nullptr;
     T* b = momentum ? this->state(momentum_slot_, i).data() : nullptr;
     const std::size_t n = p.value().size();
-    for (std::size_t k = 0; k < n; ++k) {
-      const T gk = g[k] + wd * w[k];
-      v[k] = alpha * v[k] + c * gk * gk;
-      T var = v[k];
-      if (centered) {
-        gavg[k] = alpha * gavg[k] + c * gk;
-        var -= gavg[k] * gavg[k];
-      }
-      // A centered variance estimate can round below zero; PyTorch's sqrt would give NaN there.
-      // Clamping at 0 leaves every finite case unchanged.
-      const T scaled = gk / (std::sqrt(std::max(var, T(0))) + eps);
-      if (momentum) {
-        b[k] = mu * b[k] + scaled;
-        w[k] -= lr * b[k];
-      } else {
-        w[k] -= lr * scaled;
-      }
+    if (centered && momentum) {
+      rmsprop_update<T, true, true>(w, g, v, gavg, b, n, k);
+    } else if (centered) {
+      rmsprop_update<T, true, false>(w, g, v, gavg, b, n, k);
+    } else if (momentum) {
+      rmsprop_update<T, false, true>(w, g, v, gavg, b, n, k);
+    } else {
+      rmsprop_update<T, false, false>(w, g, v, gavg, b, n, k);
     }
   }
 }

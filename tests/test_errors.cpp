@@ -2,12 +2,24 @@
 // nothing changed (parameters, their gradients, the tape). Numbered as in docs/errors.md.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
+#include "tapegrad/data/dataset.hpp"
+#include "tapegrad/data/loader.hpp"
+#include "tapegrad/data/standardizer.hpp"
+#include "tapegrad/io/csv.hpp"
+#include "tapegrad/io/idx.hpp"
+#include "tapegrad/io/npy.hpp"
+#include "tapegrad/io/npz.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 namespace tg = tapegrad;
@@ -16,6 +28,49 @@ using tg::Parameter;
 using tg::Var;
 
 namespace {
+
+// A scratch directory for one test, removed with its files at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/tapegrad-errors-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    for (const auto& f : files_) std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  std::string file(const std::string& name) {
+    files_.push_back(path_ + "/" + name);
+    return files_.back();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A valid .npy header (format 1.0) for a float32 array of `shape_text` ("(3,)"), without data.
+std::string npy_header(const std::string& shape_text) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text + ", }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string h = "\x93NUMPY";
+  h += char(1);
+  h += char(0);
+  h += char(dict.size() & 0xff);
+  h += char(dict.size() >> 8);
+  return h + dict;
+}
 
 // What "nothing changed" compares: parameter values and gradients, and the tape's entries.
 struct Snapshot {
@@ -267,7 +322,7 @@ TEST_F(Errors, E32_LearningRateNotPositive) {
 
 TEST_F(Errors, E33_SetLearningRateKeepsTheOldOne) {
   tg::optim::SGD<double> opt(params, 0.1);
-  expect<tg::ValueError>([&] { opt.set_learning_rate(0); }, {"SGD", "lr"});
+  expect<tg::ValueError>([&] { opt.set_learning_rate(-1); }, {"SGD", "lr", "-1"});
   EXPECT_EQ(opt.learning_rate(), 0.1);
 }
 
@@ -331,6 +386,183 @@ TEST_F(Errors, E42_AnomalyMode) {
   tg::AnomalyGuard anomaly;
   auto z = tape.constant(Array<double>{0.0, 1.0});
   expect<tg::AnomalyError>([&] { tg::log(z); }, {"anomaly", "'log'", "-inf", "(2,)"});
+}
+
+// ---- 43-60: files, checkpoints, data. Reading never changes a file; a failed write leaves the
+// destination as it was. ----------------------------------------------------------------------------
+
+class FileErrors : public Errors {
+ protected:
+  // As expect(), and every file of `files` is byte-for-byte as before (or still absent).
+  template <class Kind, class F>
+  void expect_files(F&& f, std::initializer_list<std::string> words, const std::vector<std::string>& files) {
+    std::vector<std::string> before;
+    std::vector<bool> existed;
+    for (const auto& p : files) {
+      existed.push_back(access(p.c_str(), F_OK) == 0);
+      before.push_back(read_bytes(p));
+    }
+    expect<Kind>(std::forward<F>(f), words);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      EXPECT_EQ(access(files[i].c_str(), F_OK) == 0, bool(existed[i])) << files[i];
+      EXPECT_EQ(read_bytes(files[i]), before[i]) << files[i] << " changed";
+    }
+    // No temporary file left behind in the directory.
+    std::size_t n = 0;
+    if (FILE* ls = popen(("ls -A " + dir.path() + " | wc -l").c_str(), "r")) {
+      if (std::fscanf(ls, "%zu", &n) != 1) n = 0;
+      pclose(ls);
+    }
+    std::size_t present = 0;
+    for (const auto& p : files) present += access(p.c_str(), F_OK) == 0;
+    EXPECT_EQ(n, present) << "stray files in " << dir.path();
+  }
+  TempDir dir;
+};
+
+TEST_F(FileErrors, E43_MissingFile) {
+  const auto path = dir.file("missing.npy");
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "cannot open", "No such file"}, {path});
+}
+
+TEST_F(FileErrors, E44_DirectoryInsteadOfFile) {
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(dir.path()); }, {dir.path(), "not a regular file"}, {});
+}
+
+TEST_F(FileErrors, E45_NpyTruncated) {
+  const auto path = dir.file("t.npy");
+  write_bytes(path, npy_header("(4,)") + std::string(10, '\0'));  // 16 bytes announced, 10 present
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "truncated", "(4,)"}, {path});
+}
+
+TEST_F(FileErrors, E46_NpyHeaderClaimsEnormousSize) {
+  // 10^12 float32 = 4 TB announced by a 64-byte file: rejected before any allocation.
+  const auto path = dir.file("bomb.npy");
+  write_bytes(path, npy_header("(1000000, 1000000)"));
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "(1000000, 1000000)"}, {path});
+  write_bytes(path, npy_header("(4294967296, 4294967296, 4294967296)"));  // numel overflows 64 bits
+  expect_files<tg::IoError>([&] { tg::io::read_npy<double>(path); }, {path, "too large"}, {path});
+}
+
+TEST_F(FileErrors, E47_NpyCorruptMagic) {
+  const auto path = dir.file("bad.npy");
+  write_bytes(path, "PK\x03\x04 this is not an npy file");
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path}, {path});
+}
+
+TEST_F(FileErrors, E48_NpyMalformedHeader) {
+  const auto path = dir.file("hdr.npy");
+  std::string h = npy_header("(2,)");
+  h.replace(h.find("'<f4'"), 5, "'<c8'");  // complex64: not a supported dtype
+  write_bytes(path, h + std::string(16, '\0'));
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "<c8"}, {path});
+}
+
+TEST_F(FileErrors, E49_NpzCorrupt) {
+  const auto path = dir.file("bad.npz");
+  write_bytes(path, std::string(200, 'x'));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(path); }, {path, "not a readable .npz"}, {path});
+}
+
+TEST_F(FileErrors, E50_NpzTruncated) {
+  const auto path = dir.file("t.npz");
+  tg::io::write_npz<float>(path, {{"w", Array<float>::from_shape({64, 64})}});
+  const std::string full = read_bytes(path);
+  write_bytes(path, full.substr(0, full.size() / 2));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(path); }, {path}, {path});
+}
+
+TEST_F(FileErrors, E51_IdxTruncatedAndEnormous) {
+  const auto path = dir.file("t.idx");
+  // magic 0x00000803 (u8, rank 3), dims 60000 x 28 x 28, and only 10 data bytes
+  std::string h("\0\0\x08\x03", 4);
+  for (unsigned d : {60000u, 28u, 28u}) {
+    for (int k = 3; k >= 0; --k) h += char((d >> (8 * k)) & 0xff);
+  }
+  write_bytes(path, h + std::string(10, '\0'));
+  expect_files<tg::IoError>([&] { tg::io::read_idx<float>(path); }, {path, "truncated", "(60000, 28, 28)"}, {path});
+}
+
+TEST_F(FileErrors, E52_IdxBadMagic) {
+  const auto path = dir.file("m.idx");
+  write_bytes(path, std::string("\x01\x02\x08\x01\0\0\0\x01\x05", 9));
+  expect_files<tg::IoError>([&] { tg::io::read_idx<float>(path); }, {path, "not an IDX file"}, {path});
+}
+
+TEST_F(FileErrors, E53_CsvRaggedRow) {
+  const auto path = dir.file("r.csv");
+  write_bytes(path, "a,b\n1,2\n3\n");
+  expect_files<tg::IoError>([&] { tg::io::read_csv<float>(path); }, {path + ":3", "1"}, {path});
+}
+
+TEST_F(FileErrors, E54_CsvNotANumber) {
+  const auto path = dir.file("n.csv");
+  write_bytes(path, "a,b\n1,2\n3,abc\n");
+  expect_files<tg::IoError>([&] { tg::io::read_csv<double>(path); }, {path + ":3", "column 2", "'b'"}, {path});
+}
+
+TEST_F(FileErrors, E55_WriteNpzDuplicateNamesKeepsTheOldFile) {
+  const auto path = dir.file("model.npz");
+  tg::io::write_npz<float>(path, {{"a", Array<float>{1.f}}});
+  expect_files<tg::ValueError>(
+      [&] { tg::io::write_npz<float>(path, {{"w", Array<float>{1.f}}, {"w", Array<float>{2.f}}}); }, {"'w'"},
+      {path});
+}
+
+TEST_F(FileErrors, E56_WriteCsvWrongShapeKeepsTheOldFile) {
+  const auto path = dir.file("curves.csv");
+  write_bytes(path, "epoch,loss\n1,0.5\n");
+  expect_files<tg::ShapeError>([&] { tg::io::write_csv<float>(path, {"epoch", "loss"}, Array<float>{1.f, 2.f, 3.f}); },
+                               {"(3,)"}, {path});
+}
+
+TEST_F(FileErrors, E57_WriteIntoMissingDirectory) {
+  const std::string path = dir.path() + "/no/such/dir/x.npy";
+  expect_files<tg::IoError>([&] { tg::io::write_npy<float>(path, Array<float>{1.f}); }, {path}, {});
+}
+
+TEST_F(Errors, E58_CheckpointMissingExtraAndWrongShape) {
+  tg::optim::Adam<double> opt(params);
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  opt.step();
+  const auto good = opt.state_dict();
+  auto missing = good;
+  missing.erase(std::find_if(missing.begin(), missing.end(), [](const auto& e) { return e.first == "exp_avg.1"; }));
+  auto extra = good;
+  extra.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
+  auto wrong = good;
+  for (auto& [name, a] : wrong) {
+    if (name == "exp_avg_sq.0") a = Array<double>::from_shape({3, 2});
+  }
+  expect<tg::ValueError>([&] { opt.load_state_dict(missing); }, {"Adam", "load_state_dict", "missing 'exp_avg.1'"});
+  expect<tg::ValueError>([&] { opt.load_state_dict(extra); }, {"Adam", "unexpected 'momentum.0'"});
+  expect<tg::ValueError>([&] { opt.load_state_dict(wrong); }, {"Adam", "'exp_avg_sq.0'", "(3, 2)", "(2, 3)"});
+  const auto after = opt.state_dict();
+  ASSERT_EQ(after.size(), good.size());
+  for (std::size_t i = 0; i < good.size(); ++i) EXPECT_EQ(after[i].second, good[i].second) << good[i].first;
+}
+
+TEST_F(Errors, E59_ClassLabelOutOfRange) {
+  auto logits = tg::linear(x, w, b);  // (4, 3): 3 classes
+  expect<tg::ValueError>([&] { tg::softmax_cross_entropy(logits, std::vector<std::int64_t>{0, 1, 3, 2}); },
+                         {"softmax_cross_entropy", "label", "3"});
+  expect<tg::ShapeError>([&] { tg::softmax_cross_entropy(logits, std::vector<std::int64_t>{0, 1}); },
+                         {"softmax_cross_entropy", "2 labels", "4"});
+}
+
+TEST_F(Errors, E60_EmptyDatasetAndZeroBatch) {
+  tg::data::TensorDataset<double> empty(Array<double>::from_shape({0, 2}), Array<double>::from_shape({0, 1}));
+  tg::data::TensorDataset<double> some(Array<double>::from_shape({3, 2}), Array<double>::from_shape({3, 1}));
+  expect<tg::ValueError>([&] { tg::data::DataLoader<double> l(empty, tg::data::DataLoaderOptions(4)); },
+                         {"DataLoader", "empty"});
+  expect<tg::ValueError>([&] { tg::data::DataLoader<double> l(some, tg::data::DataLoaderOptions(0)); },
+                         {"DataLoader", "batch size"});
+}
+
+TEST_F(Errors, E61_StandardizerBeforeFit) {
+  tg::data::Standardizer<double> s;
+  expect<tg::StateError>([&] { s.transform(Array<double>::from_shape({2, 2})); }, {"Standardizer", "fit() first"});
 }
 
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {

@@ -183,6 +183,7 @@ TEST(Adam, InvalidOptionsNameTheOption) {
   expect_value_error([&] { Adam<double>(params, AdamOptions().weight_decay(-1)); }, {"Adam", "weight_decay"});
   expect_value_error([&] { AdamW<double>(params, AdamWOptions().betas(0.9, std::nan(""))); }, {"AdamW", "beta2"});
   expect_value_error([&] { Adam<double> opt(params); opt.set_learning_rate(-1); }, {"Adam", "lr"});
+  expect_value_error([&] { Adam<double>(params, AdamOptions(0)); }, {"Adam", "lr", "positive"});
 }
 
 TEST(Adam, SkipsFrozenParametersAndThoseWithoutGradient) {

@@ -50,7 +50,8 @@ class Optimizer {
   void zero_grad();
 
   double learning_rate() const noexcept { return lr_; }
-  /// Throws ValueError if `lr` <= 0 (or not finite). Schedules call this.
+  /// Throws ValueError if `lr` < 0 or not finite. Schedules call this; 0 is allowed because a
+  /// schedule may anneal to 0 (the constructor, though, wants a positive rate).
   void set_learning_rate(double lr);
   const std::vector<Parameter<T>>& parameters() const noexcept { return params_; }
   /// Number of `step()` calls so far (restored by `load_state_dict`).

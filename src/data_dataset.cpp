@@ -1,0 +1,151 @@
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "tapegrad/data/dataset.hpp"
+#include "tapegrad/data/loader.hpp"
+#include "tapegrad/error.hpp"
+
+namespace tapegrad::data {
+
+namespace {
+Shape tail(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
+
+Shape with_rows(std::size_t n, const Shape& example) {
+  Shape s(example.size() + 1);
+  s[0] = n;
+  std::copy(example.begin(), example.end(), s.begin() + 1);
+  return s;
+}
+
+// Resizes `a` to `shape` only when needed: a same-size reshape keeps its buffer.
+template <class T>
+void shape_as(Array<T>& a, const Shape& shape) {
+  if (a.shape() != shape) a.resize(shape);
+}
+
+// Fisher–Yates over 0..n-1 with tapegrad's Rng: the same on every platform.
+void shuffled_identity(std::vector<std::size_t>& order, std::size_t n, Rng& rng) {
+  order.resize(n);
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+}
+}  // namespace
+
+template <class T>
+TensorDataset<T>::TensorDataset(Array<T> features, Array<T> targets)
+    : features_(std::move(features)), targets_(std::move(targets)) {
+  TG_CHECK(ShapeError, features_.dimension() >= 1 && targets_.dimension() >= 1, "TensorDataset: features ",
+           to_string(features_.shape()), " and targets ", to_string(targets_.shape()),
+           " need a first axis (the example)");
+  TG_CHECK(ShapeError, features_.shape()[0] == targets_.shape()[0], "TensorDataset: features ",
+           to_string(features_.shape()), " and targets ", to_string(targets_.shape()),
+           " have different numbers of examples");
+}
+
+template <class T>
+Shape TensorDataset<T>::feature_shape() const {
+  return tail(features_.shape());
+}
+
+template <class T>
+Shape TensorDataset<T>::target_shape() const {
+  return tail(targets_.shape());
+}
+
+template <class T>
+void TensorDataset<T>::gather(const std::size_t* indices, std::size_t n, Batch<T>& out) const {
+  const std::size_t N = size();
+  for (std::size_t k = 0; k < n; ++k) {
+    TG_CHECK(ValueError, indices[k] < N, "TensorDataset: index ", indices[k], " out of range for ", N,
+             " examples");
+  }
+  shape_as(out.features, with_rows(n, feature_shape()));
+  shape_as(out.targets, with_rows(n, target_shape()));
+  const std::size_t fs = numel(feature_shape()), ts = numel(target_shape());
+  for (std::size_t k = 0; k < n; ++k) {
+    std::memcpy(out.features.data() + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
+    std::memcpy(out.targets.data() + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
+  }
+}
+
+template <class T>
+TensorDataset<T> TensorDataset<T>::subset(const std::vector<std::size_t>& indices) const {
+  Batch<T> b;
+  gather(indices.data(), indices.size(), b);
+  return TensorDataset<T>(std::move(b.features), std::move(b.targets));
+}
+
+template <class T>
+std::pair<TensorDataset<T>, TensorDataset<T>> train_val_split(const TensorDataset<T>& dataset, double fraction,
+                                                               std::uint64_t seed) {
+  TG_CHECK(ValueError, fraction > 0 && fraction < 1, "train_val_split: fraction ", fraction,
+           " is not in (0, 1)");
+  const std::size_t n = dataset.size();
+  const auto n_val = std::size_t(std::llround(fraction * double(n)));
+  TG_CHECK(ValueError, n_val > 0 && n_val < n, "train_val_split: a fraction of ", fraction, " of ", n,
+           " examples leaves a part empty");
+  Rng rng(seed);
+  std::vector<std::size_t> order;
+  shuffled_identity(order, n, rng);
+  const std::vector<std::size_t> val(order.begin(), order.begin() + std::ptrdiff_t(n_val));
+  const std::vector<std::size_t> train(order.begin() + std::ptrdiff_t(n_val), order.end());
+  return {dataset.subset(train), dataset.subset(val)};
+}
+
+// ---- DataLoader ---------------------------------------------------------------------------------
+
+template <class T>
+DataLoader<T>::DataLoader(const Dataset<T>& dataset, const DataLoaderOptions& options)
+    : dataset_(dataset), options_(options) {
+  TG_CHECK(ValueError, options_.batch_size_ > 0, "DataLoader: the batch size must be positive");
+  TG_CHECK(ValueError, dataset_.size() > 0, "DataLoader: the dataset is empty");
+}
+
+template <class T>
+std::size_t DataLoader<T>::num_batches() const noexcept {
+  const std::size_t n = dataset_.size(), b = options_.batch_size_;
+  return options_.drop_last_ ? n / b : (n + b - 1) / b;
+}
+
+template <class T>
+void DataLoader<T>::reset() {
+  const std::size_t n = dataset_.size();
+  if (options_.shuffle_) {
+    // Epoch k draws from a generator seeded by (seed, k): its order does not depend on how
+    // many batches earlier epochs consumed.
+    Rng rng(options_.seed_ ^ (0x9E3779B97F4A7C15ull * (epoch_ + 1)));
+    shuffled_identity(order_, n, rng);
+  } else if (order_.size() != n) {
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), std::size_t(0));
+  }
+  position_ = 0;
+  ++epoch_;
+}
+
+template <class T>
+const Batch<T>* DataLoader<T>::next() {
+  if (order_.empty()) reset();  // next() before any reset() starts the first epoch
+  const std::size_t n = order_.size();
+  if (position_ >= n) return nullptr;
+  const std::size_t count = std::min(options_.batch_size_, n - position_);
+  if (count < options_.batch_size_ && options_.drop_last_) {
+    position_ = n;
+    return nullptr;
+  }
+  dataset_.gather(order_.data() + position_, count, batch_);
+  position_ += count;
+  return &batch_;
+}
+
+template class TensorDataset<float>;
+template class TensorDataset<double>;
+template class DataLoader<float>;
+template class DataLoader<double>;
+template std::pair<TensorDataset<float>, TensorDataset<float>> train_val_split(const TensorDataset<float>&, double,
+                                                                               std::uint64_t);
+template std::pair<TensorDataset<double>, TensorDataset<double>> train_val_split(const TensorDataset<double>&,
+                                                                                 double, std::uint64_t);
+
+}  // namespace tapegrad::data

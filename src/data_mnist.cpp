@@ -1,0 +1,48 @@
+#include <unistd.h>
+
+#include "tapegrad/data/mnist.hpp"
+#include "tapegrad/error.hpp"
+#include "tapegrad/io/idx.hpp"
+
+namespace tapegrad::data {
+
+namespace {
+// "<dir>/<name>.gz" if it exists, else "<dir>/<name>" (whose absence read_idx reports).
+std::string find(const std::string& dir, const std::string& name) {
+  const std::string gz = dir + "/" + name + ".gz";
+  return ::access(gz.c_str(), F_OK) == 0 ? gz : dir + "/" + name;
+}
+}  // namespace
+
+template <class T>
+TensorDataset<T> load_mnist(const std::string& dir, MnistSplit split, std::size_t limit) {
+  const std::string prefix = split == MnistSplit::train ? "train" : "t10k";
+  const std::string images_path = find(dir, prefix + "-images-idx3-ubyte");
+  const std::string labels_path = find(dir, prefix + "-labels-idx1-ubyte");
+  Array<T> images = io::read_idx<T>(images_path);
+  Array<T> labels = io::read_idx<T>(labels_path);
+  TG_CHECK(IoError, images.dimension() == 3, images_path, ": expected images (N, rows, cols), got shape ",
+           to_string(images.shape()));
+  TG_CHECK(IoError, labels.dimension() == 1, labels_path, ": expected labels (N), got shape ",
+           to_string(labels.shape()));
+  TG_CHECK(IoError, images.shape()[0] == labels.shape()[0], images_path, " holds ", images.shape()[0],
+           " images but ", labels_path, " holds ", labels.shape()[0], " labels");
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    TG_CHECK(IoError, labels(i) >= 0 && labels(i) <= 9, labels_path, ": label ", i, " is ", labels(i),
+             ", not in 0..9");
+  }
+  std::size_t n = images.shape()[0];
+  if (limit > 0 && limit < n) n = limit;
+  const std::size_t pixels = images.shape()[1] * images.shape()[2];
+  Array<T> x(Shape{n, pixels});
+  const T inv = T(1) / T(255);
+  for (std::size_t i = 0; i < n * pixels; ++i) x.data()[i] = images.data()[i] * inv;
+  Array<T> y(Shape{n});
+  std::copy(labels.data(), labels.data() + n, y.data());
+  return TensorDataset<T>(std::move(x), std::move(y));
+}
+
+template TensorDataset<float> load_mnist<float>(const std::string&, MnistSplit, std::size_t);
+template TensorDataset<double> load_mnist<double>(const std::string&, MnistSplit, std::size_t);
+
+}  // namespace tapegrad::data

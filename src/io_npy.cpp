@@ -1,0 +1,370 @@
+// The .npy codec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+// A header is a magic string, a version, a length and a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// which is parsed here by a small strict parser (never eval'd, never trusted).
+#include "tapegrad/io/npy.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "io_internal.hpp"
+#include "tapegrad/error.hpp"
+#include "tapegrad/io/file.hpp"
+
+namespace tapegrad::io {
+
+namespace io_detail {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMagicLen = 6;
+// numpy refuses headers longer than 10000 bytes by default (max_header_size); ours are ~100.
+// The limit keeps a hostile length field from allocating.
+constexpr std::size_t kMaxHeaderLen = 1 << 16;
+// numpy's NPY_MAXDIMS is 32 (64 since numpy 2).
+constexpr std::size_t kMaxDims = 64;
+
+// A recursive-descent parser for the header's dict literal.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& text, const std::string& file) : s_(text), file_(file) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool have_descr = false, have_order = false, have_shape = false;
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') {
+        ++i_;
+        break;
+      }
+      const std::string key = string_literal("a key");
+      expect(':');
+      if (key == "descr") {
+        h.dtype = dtype(string_literal("the 'descr' value (structured dtypes are not supported)"));
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        have_order = true;
+      } else if (key == "shape") {
+        h.shape = shape();
+        have_shape = true;
+      } else {
+        fail("unexpected key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++i_;
+      } else if (peek() != '}') {
+        fail("expected ',' or '}'");
+      }
+    }
+    skip_space();
+    if (i_ != s_.size()) fail("unexpected text after the dict");
+    if (!have_descr || !have_order || !have_shape) fail("'descr', 'fortran_order' and 'shape' are required");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw IoError(detail::concat(file_, ": malformed .npy header at offset ", i_, ": ", what));
+  }
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void skip_space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n')) ++i_;
+  }
+  void expect(char c) {
+    skip_space();
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++i_;
+  }
+  std::string string_literal(const char* what) {
+    skip_space();
+    const char q = peek();
+    if (q != '\'' && q != '"') fail(std::string("expected a string as ") + what);
+    const std::size_t end = s_.find(q, i_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string out = s_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    return out;
+  }
+  bool boolean() {
+    skip_space();
+    if (s_.compare(i_, 4, "True") == 0) {
+      i_ += 4;
+      return true;
+    }
+    if (s_.compare(i_, 5, "False") == 0) {
+      i_ += 5;
+      return false;
+    }
+    fail("expected True or False for 'fortran_order'");
+  }
+  Shape shape() {
+    expect('(');
+    Shape out;
+    while (true) {
+      skip_space();
+      if (peek() == ')') {
+        ++i_;
+        return out;
+      }
+      if (peek() < '0' || peek() > '9') fail("expected a non-negative integer in 'shape'");
+      std::uint64_t v = 0;
+      while (peek() >= '0' && peek() <= '9') {
+        const unsigned digit = unsigned(peek() - '0');
+        if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) fail("dimension overflows 64 bits");
+        v = v * 10 + digit;
+        ++i_;
+      }
+      if (peek() == 'L') ++i_;  // Python 2 longs
+      if (out.size() == kMaxDims) fail("more than 64 dimensions");
+      if (v > std::numeric_limits<std::size_t>::max()) fail("dimension too large");
+      out.push_back(std::size_t(v));
+      skip_space();
+      if (peek() == ',') {
+        ++i_;
+      } else if (peek() != ')') {
+        fail("expected ',' or ')' in 'shape'");
+      }
+    }
+  }
+  DType dtype(const std::string& d) {
+    DType t;
+    const auto bad = [&]() { fail("unsupported dtype '" + d + "' (supported: float, int, uint, bool)"); };
+    if (d.size() < 3) bad();
+    switch (d[0]) {
+      case '<': t.little_endian = true; break;
+      case '>': t.little_endian = false; break;
+      case '|':
+      case '=': t.little_endian = host_little_endian(); break;
+      default: bad();
+    }
+    const std::string size = d.substr(2);
+    if (size != "1" && size != "2" && size != "4" && size != "8") bad();
+    t.itemsize = std::size_t(size[0] - '0');
+    switch (d[1]) {
+      case 'f':
+        t.kind = Kind::float_;
+        if (t.itemsize != 4 && t.itemsize != 8) bad();
+        break;
+      case 'i': t.kind = Kind::signed_; break;
+      case 'u': t.kind = Kind::unsigned_; break;
+      case 'b':
+        t.kind = Kind::bool_;
+        if (t.itemsize != 1) bad();
+        break;
+      default: bad();
+    }
+    return t;
+  }
+
+  const std::string& s_;
+  const std::string& file_;
+  std::size_t i_ = 0;
+};
+
+template <class T>
+constexpr Kind kind_of() {
+  return std::is_floating_point_v<T> ? Kind::float_ : std::is_signed_v<T> ? Kind::signed_ : Kind::unsigned_;
+}
+
+template <class T>
+const char* descr_of() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "npy: float or double");
+  if (host_little_endian()) return std::is_same_v<T, float> ? "<f4" : "<f8";
+  return std::is_same_v<T, float> ? ">f4" : ">f8";
+}
+
+template <class U>
+U load(const unsigned char* p, bool swap) {
+  unsigned char b[sizeof(U)];
+  if (swap) {
+    for (std::size_t k = 0; k < sizeof(U); ++k) b[k] = p[sizeof(U) - 1 - k];
+  } else {
+    std::memcpy(b, p, sizeof(U));
+  }
+  U u;
+  std::memcpy(&u, b, sizeof(U));
+  return u;
+}
+
+template <class T>
+T convert(const unsigned char* p, const DType& t, bool swap) {
+  switch (t.kind) {
+    case Kind::float_:
+      return t.itemsize == 4 ? T(load<float>(p, swap)) : T(load<double>(p, swap));
+    case Kind::signed_:
+      switch (t.itemsize) {
+        case 1: return T(load<std::int8_t>(p, swap));
+        case 2: return T(load<std::int16_t>(p, swap));
+        case 4: return T(load<std::int32_t>(p, swap));
+        default: return T(load<std::int64_t>(p, swap));
+      }
+    case Kind::unsigned_:
+      switch (t.itemsize) {
+        case 1: return T(load<std::uint8_t>(p, swap));
+        case 2: return T(load<std::uint16_t>(p, swap));
+        case 4: return T(load<std::uint32_t>(p, swap));
+        default: return T(load<std::uint64_t>(p, swap));
+      }
+    case Kind::bool_:
+      return T(p[0] != 0 ? 1 : 0);
+  }
+  return T(0);
+}
+
+}  // namespace
+
+bool host_little_endian() noexcept {
+  const std::uint16_t one = 1;
+  unsigned char first;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+template <class T>
+void read_elements(Reader& in, const DType& type, T* out, std::size_t count, const char* what) {
+  const bool swap = type.little_endian != host_little_endian() && type.itemsize > 1;
+  if (type.kind == kind_of<T>() && type.itemsize == sizeof(T) && !swap) {
+    in.read_exact(out, count * sizeof(T), what);
+    return;
+  }
+  constexpr std::size_t kBlock = 1 << 16;
+  unsigned char buf[kBlock];
+  const std::size_t per_block = kBlock / type.itemsize;
+  while (count > 0) {
+    const std::size_t n = std::min(count, per_block);
+    in.read_exact(buf, n * type.itemsize, what);
+    for (std::size_t k = 0; k < n; ++k) out[k] = convert<T>(buf + k * type.itemsize, type, swap);
+    out += n;
+    count -= n;
+  }
+}
+
+NpyHeader read_npy_header(Reader& in) {
+  const std::string& file = in.name();
+  unsigned char pre[kMagicLen + 2];
+  TG_CHECK(IoError, in.read(pre, sizeof pre) == sizeof pre && std::memcmp(pre, kMagic, kMagicLen) == 0, file,
+           ": not a .npy file (bad magic string)");
+  const unsigned major = pre[kMagicLen];
+  TG_CHECK(IoError, major >= 1 && major <= 3, file, ": unsupported .npy format version ", major, ".",
+           unsigned(pre[kMagicLen + 1]));
+  std::size_t header_len = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    in.read_exact(b, 2, "the header length");
+    header_len = std::size_t(b[0]) | std::size_t(b[1]) << 8;
+  } else {
+    unsigned char b[4];
+    in.read_exact(b, 4, "the header length");
+    header_len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 | std::size_t(b[3]) << 24;
+  }
+  TG_CHECK(IoError, header_len <= kMaxHeaderLen, file, ": .npy header length ", header_len, " exceeds ",
+           kMaxHeaderLen, " bytes");
+  TG_CHECK(IoError, header_len <= in.remaining(), file, ": truncated: the .npy header needs ", header_len,
+           " bytes, the file has ", in.remaining(), " left");
+  std::string text(header_len, '\0');
+  in.read_exact(text.data(), header_len, "the header");
+  NpyHeader h = HeaderParser(text, file).parse();
+
+  // Size checks before anything is allocated: numel * itemsize must not overflow and must be
+  // exactly what the file holds after the header.
+  std::uint64_t numel = 1;
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / 8;
+  for (auto d : h.shape) {
+    TG_CHECK(IoError, d == 0 || numel <= limit / d, file, ": shape ", to_string(h.shape), " is too large");
+    numel *= d;
+  }
+  h.data_bytes = numel * h.dtype.itemsize;
+  TG_CHECK(IoError, h.data_bytes <= in.remaining(), file, ": truncated: header says shape ", to_string(h.shape),
+           " (", h.data_bytes, " bytes of data), but only ", in.remaining(), " bytes follow");
+  TG_CHECK(IoError, h.data_bytes == in.remaining(), file, ": ", in.remaining() - h.data_bytes,
+           " unexpected bytes after the data of shape ", to_string(h.shape));
+  return h;
+}
+
+template <class T>
+Array<T> read_npy_from(Reader& in) {
+  const NpyHeader h = read_npy_header(in);
+  Shape storage = h.shape;
+  if (h.fortran_order) std::reverse(storage.begin(), storage.end());
+  Array<T> out(storage);
+  read_elements(in, h.dtype, out.data(), out.size(), "array data");
+  if (h.fortran_order && h.shape.size() > 1) {
+    Array<T> c = xt::transpose(out);
+    return c;
+  }
+  return out;
+}
+
+template <class T>
+std::string npy_header(const Shape& shape) {
+  std::string dict = detail::concat("{'descr': '", descr_of<T>(), "', 'fortran_order': False, 'shape': (");
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    dict += std::to_string(shape[k]);
+    if (shape.size() == 1 || k + 1 < shape.size()) dict += shape.size() == 1 ? "," : ", ";
+  }
+  dict += "), }";
+  // Pad with spaces and a final newline so that the data starts on a 64-byte boundary, as numpy
+  // does; version 2.0 only if the header does not fit in 16 bits.
+  const bool v2 = dict.size() + 1 + 64 > 65535;
+  const std::size_t prefix = kMagicLen + 2 + (v2 ? 4 : 2);
+  const std::size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+  dict.append(total - prefix - dict.size() - 1, ' ');
+  dict += '\n';
+  const std::size_t len = dict.size();
+  std::string out(kMagic, kMagicLen);
+  out += char(v2 ? 2 : 1);
+  out += char(0);
+  out += char(len & 0xff);
+  out += char((len >> 8) & 0xff);
+  if (v2) {
+    out += char((len >> 16) & 0xff);
+    out += char((len >> 24) & 0xff);
+  }
+  return out + dict;
+}
+
+template <class T>
+std::string npy_bytes(const Array<T>& a) {
+  std::string out = npy_header<T>(a.shape());
+  out.append(reinterpret_cast<const char*>(a.data()), a.size() * sizeof(T));
+  return out;
+}
+
+template void read_elements<float>(Reader&, const DType&, float*, std::size_t, const char*);
+template void read_elements<double>(Reader&, const DType&, double*, std::size_t, const char*);
+template Array<float> read_npy_from<float>(Reader&);
+template Array<double> read_npy_from<double>(Reader&);
+template std::string npy_header<float>(const Shape&);
+template std::string npy_header<double>(const Shape&);
+template std::string npy_bytes<float>(const Array<float>&);
+template std::string npy_bytes<double>(const Array<double>&);
+
+}  // namespace io_detail
+
+template <class T>
+Array<T> read_npy(const std::string& path) {
+  io_detail::FileReader in(path);
+  return io_detail::read_npy_from<T>(in);
+}
+
+template <class T>
+void write_npy(const std::string& path, const Array<T>& a) {
+  AtomicFile out(path);
+  out.write(io_detail::npy_header<T>(a.shape()));
+  out.write(a.data(), a.size() * sizeof(T));
+  out.commit();
+}
+
+template Array<float> read_npy<float>(const std::string&);
+template Array<double> read_npy<double>(const std::string&);
+template void write_npy<float>(const std::string&, const Array<float>&);
+template void write_npy<double>(const std::string&, const Array<double>&);
+
+}  // namespace tapegrad::io
