@@ -195,7 +195,7 @@ std::string tape_to_string(const Tape<T>& tape, const ParameterNames<T>& names) 
       << " bytes in use, " << tape.bytes_pooled() << " bytes pooled\n";
   out << std::setw(6) << "#" << "  " << std::left << std::setw(16) << "op" << std::setw(14) << "shape"
       << std::setw(6) << "grad" << std::right << std::setw(10) << "bytes" << "  " << std::left << std::setw(40)
-      << "inputs" << "label" << std::right << '\n';
+      << "inputs" << "  label" << std::right << '\n';
   for (std::uint32_t i = 0; i < tape.size(); ++i) {
     const auto& e = tape.entry(i);
     std::string inputs;
@@ -209,7 +209,7 @@ std::string tape_to_string(const Tape<T>& tape, const ParameterNames<T>& names) 
     if (e.n_inputs == 0) inputs = "-";
     out << std::setw(6) << i << "  " << std::left << std::setw(16) << e.op << std::setw(14)
         << to_string(e.out.value.shape()) << std::setw(6) << (e.out.requires_grad ? "yes" : "no") << std::right
-        << std::setw(10) << entry_bytes(e) << "  " << std::left << std::setw(40) << inputs << site_text(e.site)
+        << std::setw(10) << entry_bytes(e) << "  " << std::left << std::setw(40) << inputs << "  " << site_text(e.site)
         << std::right << '\n';
   }
   return out.str();

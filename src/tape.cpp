@@ -144,6 +144,7 @@ std::uint32_t Tape<T>::push(const char* op) {
   if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<detail::Entry<T>[]>(kChunk));
   detail::Entry<T>& e = entry(size_);
   e.op = op;
+  e.site = t_site;  // the innermost Label, for printing and anomaly messages
   return size_++;
 }
 
@@ -290,7 +291,6 @@ Op<T>::Op(const char* name, std::initializer_list<Var<T>> inputs) : name_(name) 
   index_ = tape_->push(name);
   detail::Entry<T>& e = entry();
   e.out.requires_grad = record;
-  e.site = t_site;
   if (record || t_anomaly) {  // anomaly mode names the inputs even of ops that record no rule
     std::uint8_t k = 0;
     for (const Var<T>& v : inputs) {

@@ -230,3 +230,15 @@ TEST(TapePrint, EmptyTape) {
   EXPECT_TRUE(contains(text, "0 entries")) << text;
   EXPECT_TRUE(contains(tg::tape_to_dot(tape), "}")) << text;
 }
+
+TEST(TapePrint, ConstantsCarryTheirLabelAndReusedEntriesForgetOldOnes) {
+  tg::Tape<float> tape;
+  {
+    tg::Label label("inputs");
+    tape.constant(Array<float>{1.f});
+  }
+  EXPECT_TRUE(contains(tg::tape_to_string(tape), "inputs (test_debug.cpp:")) << tg::tape_to_string(tape);
+  tape.clear();
+  tape.constant(Array<float>{1.f});  // reuses entry 0's storage, outside any label
+  EXPECT_FALSE(contains(tg::tape_to_string(tape), "inputs (")) << tg::tape_to_string(tape);
+}

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
@@ -116,6 +117,11 @@ class Errors : public ::testing::Test {
       return;
     }
     ASSERT_TRUE(thrown) << "no error thrown";
+    // TAPEGRAD_PRINT_ERRORS=1 lists every message, to regenerate the table of docs/errors.md.
+    if (std::getenv("TAPEGRAD_PRINT_ERRORS")) {
+      std::printf("%s\t%s\t%s\n", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                  typeid(Kind).name(), msg.c_str());
+    }
     for (const auto& w : words) EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing in: " << msg;
     EXPECT_TRUE(before == Snapshot(params, tape)) << "state changed by a failing call: " << msg;
   }
