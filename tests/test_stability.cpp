@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tapegrad/losses.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 namespace tg = tapegrad;
@@ -105,6 +106,42 @@ TYPED_TEST(Stability, SigmoidThenBceSaturatedStaysFinite) {
   EXPECT_TRUE(std::isfinite(loss.item()));
   tape.backward(loss);
   EXPECT_TRUE(all_finite(z.grad()));
+}
+
+TYPED_TEST(Stability, LogSoftmaxOfLogits1e4) {
+  using T = TypeParam;
+  tg::Tape<T> tape;
+  tg::Parameter<T> z(Array<T>{{T(1e4), T(0), T(-1e4)}, {T(1e4), T(1e4), T(-1e4)}});
+  tg::AnomalyGuard anomaly;
+  auto ls = tg::log_softmax(tg::Var<T>(tape.param(z)));
+  const Array<T> v = ls.value();
+  ASSERT_TRUE(all_finite(v));
+  // Row 0: the max dominates: (0, -1e4, -2e4). Row 1: two equal maxima share: -log 2.
+  EXPECT_EQ(v(0, 0), T(0));
+  EXPECT_EQ(v(0, 1), T(-1e4));
+  EXPECT_EQ(v(0, 2), T(-2e4));
+  EXPECT_NEAR(double(v(1, 0)), -std::log(2.0), 1e-6);
+  EXPECT_NEAR(double(v(1, 1)), -std::log(2.0), 1e-6);
+  // d/dz of Σ log_softmax·w is w − softmax·Σw: finite, and zero-sum per row.
+  const Array<T> w{{T(1), T(2), T(3)}, {T(-1), T(0.5), T(2)}};
+  tape.backward(ls, w);
+  ASSERT_TRUE(all_finite(z.grad()));
+  EXPECT_NEAR(double(z.grad()(0, 0) + z.grad()(0, 1) + z.grad()(0, 2)), 0.0, 1e-5);
+  EXPECT_NEAR(double(z.grad()(0, 2)), 3.0, 1e-6);  // softmax ≈ (1, 0, 0): w − (Σw, 0, 0)
+}
+
+TYPED_TEST(Stability, SoftmaxCrossEntropyOfLogits1e4) {
+  using T = TypeParam;
+  tg::Tape<T> tape;
+  tg::Parameter<T> z(Array<T>{{T(1e4), T(-1e4)}, {T(-1e4), T(1e4)}});
+  tg::AnomalyGuard anomaly;
+  // Row 0 right (loss 0), row 1 wrong by 2e4 (loss 2e4): mean 1e4.
+  auto loss = tg::softmax_cross_entropy(tg::Var<T>(tape.param(z)), {0, 0});
+  EXPECT_NEAR(double(loss.item()), 1e4, 1e-2);
+  tape.backward(loss);
+  ASSERT_TRUE(all_finite(z.grad()));
+  EXPECT_NEAR(double(z.grad()(1, 0)), -0.5, 1e-6);  // (softmax − onehot) / N
+  EXPECT_NEAR(double(z.grad()(1, 1)), 0.5, 1e-6);
 }
 
 // ---- deep graphs ---------------------------------------------------------------------------------
