@@ -3,5 +3,8 @@
 #include "tapegrad/io/csv.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return fuzz::run(data, size, ".csv", [](const std::string& path) { tapegrad::io::read_csv<float>(path); tapegrad::io::read_csv<double>(path); });
+  return fuzz::run(data, size, ".csv", [](const std::string& path) {
+    tapegrad::io::read_csv<float>(path);
+    tapegrad::io::read_csv<double>(path);
+  });
 }

@@ -3,5 +3,7 @@
 #include "tapegrad/io/idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return fuzz::run(data, size, ".idx", [](const std::string& path) { tapegrad::io::read_idx<float>(path); });
+  return fuzz::run(data, size, ".idx", [](const std::string& path) {
+    tapegrad::io::read_idx<float>(path);
+  });
 }

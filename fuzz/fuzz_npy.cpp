@@ -3,5 +3,8 @@
 #include "tapegrad/io/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return fuzz::run(data, size, ".npy", [](const std::string& path) { tapegrad::io::read_npy<float>(path); tapegrad::io::read_npy<double>(path); });
+  return fuzz::run(data, size, ".npy", [](const std::string& path) {
+    tapegrad::io::read_npy<float>(path);
+    tapegrad::io::read_npy<double>(path);
+  });
 }

@@ -3,5 +3,7 @@
 #include "tapegrad/io/npz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return fuzz::run(data, size, ".npz", [](const std::string& path) { tapegrad::io::read_npz<float>(path); });
+  return fuzz::run(data, size, ".npz", [](const std::string& path) {
+    tapegrad::io::read_npz<float>(path);
+  });
 }
