@@ -28,7 +28,10 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Extra CMake arguments come from the arguments and from TAPEGRAD_CMAKE_ARGS (split on spaces),
+# e.g. BUILD_DIR=build-sanitize TAPEGRAD_CMAKE_ARGS="-DTAPEGRAD_SANITIZE=ON" scripts/test
 configure_and_build() {
-  cmake -S "$TAPEGRAD_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  # shellcheck disable=SC2086  # word splitting of TAPEGRAD_CMAKE_ARGS is intended
+  cmake -S "$TAPEGRAD_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${TAPEGRAD_CMAKE_ARGS:-} "$@" >/dev/null
   cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 }

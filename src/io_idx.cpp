@@ -95,13 +95,16 @@ Array<T> read_idx_from(io_detail::Reader& in, bool exact_size) {
   unsigned char dims[4 * kMaxRank];
   in.read_exact(dims, 4 * rank, "the dimensions");
   Shape shape;
-  std::uint64_t numel = 1;
+  // `extent`, the product of the non-zero dimensions, is bounded too: xtensor multiplies them into
+  // signed strides even when another dimension is 0 (found by fuzzing: tests/data/fuzz-regressions).
+  std::uint64_t numel = 1, extent = 1;
   for (unsigned k = 0; k < rank; ++k) {
     const std::uint64_t d = big_endian32(dims + 4 * k);
     shape.push_back(std::size_t(d));
     // d < 2^32, so the product overflows only after passing 2^60 — caught here.
-    TG_CHECK(IoError, d == 0 || numel <= (std::uint64_t(1) << 60) / d, file, ": IDX shape ", to_string(shape),
+    TG_CHECK(IoError, d == 0 || extent <= (std::uint64_t(1) << 60) / d, file, ": IDX shape ", to_string(shape),
              "... is too large");
+    if (d != 0) extent *= d;
     numel *= d;
   }
   const std::uint64_t bytes = numel * type.itemsize;

@@ -290,10 +290,13 @@ NpyHeader read_npy_header(Reader& in) {
 
   // Size checks before anything is allocated: numel * itemsize must not overflow and must be
   // exactly what the file holds after the header.
-  std::uint64_t numel = 1;
+  // The product of the non-zero extents is bounded too: xtensor multiplies them into strides even
+  // when another extent is 0 (found by fuzzing: (0, 2^32, 2^32) overflowed a signed stride).
+  std::uint64_t numel = 1, extent = 1;
   const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / 8;
   for (auto d : h.shape) {
-    TG_CHECK(IoError, d == 0 || numel <= limit / d, file, ": shape ", to_string(h.shape), " is too large");
+    TG_CHECK(IoError, d == 0 || extent <= limit / d, file, ": shape ", to_string(h.shape), " is too large");
+    if (d != 0) extent *= d;
     numel *= d;
   }
   h.data_bytes = numel * h.dtype.itemsize;

@@ -39,10 +39,12 @@ void softmax_forward(const T* x, T* y, const AxisSplit& s) {
       for (std::size_t k = 0; k < s.n; ++k) mx = std::max(mx, x[base + k * s.inner]);
       T total = 0;
       for (std::size_t k = 0; k < s.n; ++k) total += std::exp(x[base + k * s.inner] - mx);
-      const T lse = mx + std::log(total);
+      // (x − max) − log Σ, not x − (max + log Σ): the latter rounds log Σ to the precision of
+      // the max (float logits of 1e4 lost 3 digits of log 2).
+      const T log_total = std::log(total);
       for (std::size_t k = 0; k < s.n; ++k) {
         const std::size_t j = base + k * s.inner;
-        y[j] = Log ? x[j] - lse : std::exp(x[j] - mx) / total;
+        y[j] = Log ? (x[j] - mx) - log_total : std::exp(x[j] - mx) / total;
       }
     }
   }

@@ -119,6 +119,23 @@ void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
   }
 }
 
+template <class T>
+void Optimizer<T>::check_shapes() const {
+  // Every parameter is checked before any is updated, so a failing step changes nothing; an
+  // update past the end of a stale gradient or state buffer would corrupt memory.
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Node<T>& n = params_[i].node();
+    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || n.grad.shape() == n.value.shape(), name_,
+             ": parameter ", i, " has shape ", to_string(n.value.shape()), " but its gradient has shape ",
+             to_string(n.grad.shape()), "; was its value replaced after backward()?");
+    for (const auto& [name, buffers] : state_) {
+      TG_CHECK(ShapeError, buffers[i].shape() == n.value.shape(), name_, ": parameter ", i, " has shape ",
+               to_string(n.value.shape()), " but its state '", name, "' has shape ", to_string(buffers[i].shape()),
+               "; make a new optimizer after reshaping a parameter");
+    }
+  }
+}
+
 // ---- SGD -----------------------------------------------------------------------------------------
 
 template <class T>

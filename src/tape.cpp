@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tapegrad/debug.hpp"
+
 namespace tapegrad {
 
 // ---- grad mode ----------------------------------------------------------------------------
@@ -13,6 +15,19 @@ thread_local bool t_grad_enabled = true;
 bool grad_enabled() noexcept { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() noexcept : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+// ---- anomaly mode and labels (tapegrad/debug.hpp): here, next to the hooks that read them ----
+
+namespace {
+thread_local bool t_anomaly = false;
+thread_local const detail::Site* t_site = nullptr;
+}  // namespace
+
+bool anomaly_enabled() noexcept { return t_anomaly; }
+AnomalyGuard::AnomalyGuard(bool on) noexcept : previous_(t_anomaly) { t_anomaly = on; }
+AnomalyGuard::~AnomalyGuard() { t_anomaly = previous_; }
+const detail::Site* detail::current_site() noexcept { return t_site; }
+void detail::set_current_site(const Site* site) noexcept { t_site = site; }
 
 // ---- shapes -------------------------------------------------------------------------------
 
@@ -132,6 +147,7 @@ std::uint32_t Tape<T>::push(const char* op) {
   if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<detail::Entry<T>[]>(kChunk));
   detail::Entry<T>& e = entry(size_);
   e.op = op;
+  e.site = t_site;  // the innermost Label, for printing and anomaly messages
   return size_++;
 }
 
@@ -265,6 +281,7 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
     if (e.backward == nullptr || !e.out.has_grad) continue;  // constant, or no gradient reached it
     Backward<T> ctx(*this, e);
     e.backward(ctx);
+    if (t_anomaly) detail::check_backward_anomaly(*this, i);
   }
 
   if (!options.keep_graph) {
@@ -297,7 +314,7 @@ Op<T>::Op(const char* name, std::initializer_list<Var<T>> inputs) : name_(name) 
   index_ = tape_->push(name);
   detail::Entry<T>& e = entry();
   e.out.requires_grad = record;
-  if (record) {
+  if (record || t_anomaly) {  // anomaly mode names the inputs even of ops that record no rule
     std::uint8_t k = 0;
     for (const Var<T>& v : inputs) {
       e.inputs[k].param = v.is_parameter() ? &v.node() : nullptr;
@@ -340,6 +357,7 @@ Var<T> Op<T>::finish_with(BackwardFn<T> rule) {
   TG_ASSERT(has_output_, name_, ": finish() called before output()");
   detail::Entry<T>& e = entry();
   if (e.out.requires_grad) e.backward = rule;
+  if (t_anomaly) detail::check_forward_anomaly(*tape_, index_);  // throws before finished_: ~Op pops
   finished_ = true;
   return tape_->handle(index_);
 }

@@ -39,6 +39,12 @@ class IoError : public Error {
  public:
   using Error::Error;
 };
+/// Anomaly mode (AnomalyGuard) found NaN or Inf in an op's output or in a gradient it computed;
+/// the message names the op, where it was recorded (label, file:line) and its input shapes.
+class AnomalyError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 /// A broken internal invariant: a bug in tapegrad or in a user-defined op's backward rule.
 class InternalError : public Error {
  public:

@@ -175,6 +175,8 @@ inline constexpr std::size_t kMaxInputs = 4;
 inline constexpr std::size_t kMaxSaved = 2;
 
 namespace detail {
+struct Site;  // where an op was recorded: the innermost Label (tapegrad/debug.hpp)
+
 /// Which node an op read: a parameter's (by address) or a tape entry's (by index).
 template <class T>
 struct InputRef {
@@ -191,6 +193,7 @@ struct Entry {
   Node<T> out;
   Array<T> saved[kMaxSaved] = {empty_array<T>(), empty_array<T>()};
   double scalars[kMaxSaved] = {0, 0};
+  const Site* site = nullptr;  // the Label active when the op was recorded, if any
 };
 
 /// Buffers returned by a cleared tape, reused by the next step. Keyed by element count:

@@ -6,6 +6,7 @@
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/data/standardizer.hpp"
+#include "tapegrad/debug.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/io/checkpoint.hpp"

@@ -87,7 +87,12 @@ class Optimizer {
   bool has_gradient(std::size_t i) const;
   /// Called by `step()` implementations once per step, before updating: returns the new step
   /// count t (1 for the first step), used for bias corrections.
-  std::uint64_t advance() noexcept { return ++steps_; }
+  /// Throws ShapeError, before any update, if a parameter's value no longer has the shape of its
+  /// gradient or state (it was replaced after backward() or after the optimizer was made).
+  std::uint64_t advance() {
+    check_shapes();
+    return ++steps_;
+  }
 
   std::vector<Parameter<T>> params_;
 
@@ -95,6 +100,7 @@ class Optimizer {
   const char* name_;
   double lr_;
   std::uint64_t steps_ = 0;
+  void check_shapes() const;
   std::vector<std::pair<std::string, std::vector<Array<T>>>> state_;
 };
 

@@ -1,0 +1,585 @@
+// Every bad input of docs/errors.md: the kind of error, the key words of its message, and that
+// nothing changed (parameters, their gradients, the tape). Numbered as in docs/errors.md.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "tapegrad/data/dataset.hpp"
+#include "tapegrad/data/loader.hpp"
+#include "tapegrad/data/standardizer.hpp"
+#include "tapegrad/io/csv.hpp"
+#include "tapegrad/io/idx.hpp"
+#include "tapegrad/io/npy.hpp"
+#include "tapegrad/io/npz.hpp"
+#include "tapegrad/tapegrad.hpp"
+
+namespace tg = tapegrad;
+using tg::Array;
+using tg::Parameter;
+using tg::Var;
+
+namespace {
+
+// A scratch directory for one test, removed with its files at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/tapegrad-errors-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    for (const auto& f : files_) std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  std::string file(const std::string& name) {
+    files_.push_back(path_ + "/" + name);
+    return files_.back();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A valid .npy header (format 1.0) for a float32 array of `shape_text` ("(3,)"), without data.
+std::string npy_header(const std::string& shape_text) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text + ", }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string h = "\x93NUMPY";
+  h += char(1);
+  h += char(0);
+  h += char(dict.size() & 0xff);
+  h += char(dict.size() >> 8);
+  return h + dict;
+}
+
+// What "nothing changed" compares: parameter values and gradients, and the tape's entries.
+struct Snapshot {
+  std::vector<Array<double>> values, grads;
+  std::vector<bool> has_grad;
+  std::size_t tape_size = 0;
+  std::uint32_t generation = 0;
+  std::size_t bytes = 0;
+  bool compare_bytes = true;
+
+  Snapshot(const std::vector<Parameter<double>>& params, const tg::Tape<double>& tape)
+      : tape_size(tape.size()), generation(tape.generation()), bytes(tape.bytes_in_use()) {
+    for (const auto& p : params) {
+      values.push_back(p.value());
+      has_grad.push_back(p.node().has_grad);
+      grads.push_back(p.node().has_grad ? p.node().grad : Array<double>());
+    }
+  }
+  bool operator==(const Snapshot& o) const {
+    return values == o.values && grads == o.grads && has_grad == o.has_grad && tape_size == o.tape_size &&
+           generation == o.generation && (bytes == o.bytes || !compare_bytes);
+  }
+};
+
+class Errors : public ::testing::Test {
+ protected:
+  // Runs f, which must throw exactly Kind with every word of `words` in its message, and leave the
+  // parameters and the tape as they were.
+  template <class Kind, class F>
+  void expect(F&& f, std::initializer_list<std::string> words) {
+    Snapshot before(params, tape);
+    before.compare_bytes = compare_bytes;
+    std::string msg;
+    bool thrown = false;
+    try {
+      f();
+    } catch (const tg::Error& e) {
+      thrown = true;
+      msg = e.what();
+      EXPECT_EQ(typeid(e), typeid(Kind)) << "wrong kind of error, message: " << msg;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "threw a non-tapegrad exception: " << e.what();
+      return;
+    }
+    ASSERT_TRUE(thrown) << "no error thrown";
+    // TAPEGRAD_PRINT_ERRORS=1 lists every message, to regenerate the table of docs/errors.md.
+    if (std::getenv("TAPEGRAD_PRINT_ERRORS")) {
+      std::printf("%s\t%s\t%s\n", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                  typeid(Kind).name(), msg.c_str());
+    }
+    for (const auto& w : words) EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing in: " << msg;
+    EXPECT_TRUE(before == Snapshot(params, tape)) << "state changed by a failing call: " << msg;
+  }
+
+  bool compare_bytes = true;  // false where a failed backward may leave gradient buffers on the tape
+  tg::Tape<double> tape;
+  Parameter<double> w{Array<double>{{1, 2, 3}, {4, 5, 6}}};  // (2, 3)
+  Parameter<double> b{Array<double>{{0.5, 0.5, 0.5}}};      // (1, 3)
+  std::vector<Parameter<double>> params{w, b};
+  Var<double> x = tape.constant(Array<double>{{1, 2}, {3, 4}, {5, 6}, {7, 8}});  // (4, 2)
+};
+
+}  // namespace
+
+// ---- 1-12: shape mismatches name the op and both shapes -----------------------------------------
+
+TEST_F(Errors, E01_MatmulInnerDimensions) {
+  auto a = tape.constant(Array<double>::from_shape({4, 3}));
+  expect<tg::ShapeError>([&] { tg::matmul(a, w); }, {"matmul", "(4, 3)", "(2, 3)", "inner dimensions"});
+}
+
+TEST_F(Errors, E02_MatmulNot2D) {
+  auto v = tape.constant(Array<double>{1, 2});
+  expect<tg::ShapeError>([&] { tg::matmul(v, w); }, {"matmul", "(2,)", "(2, 3)", "2-D"});
+}
+
+TEST_F(Errors, E03_LinearFeatures) {
+  auto a = tape.constant(Array<double>::from_shape({4, 5}));
+  expect<tg::ShapeError>([&] { tg::linear(a, w, b); }, {"linear", "(4, 5)", "(2, 3)", "(in, out)"});
+}
+
+TEST_F(Errors, E04_LinearBias) {
+  Parameter<double> bad(Array<double>{1.0, 2.0});
+  params.push_back(bad);
+  expect<tg::ShapeError>([&] { tg::linear(x, w, bad); }, {"linear", "bias", "(2,)", "(2, 3)"});
+}
+
+TEST_F(Errors, E05_AddBroadcast) {
+  auto a = tape.constant(Array<double>::from_shape({4, 3}));
+  expect<tg::ShapeError>([&] { tg::add(x, a); }, {"add", "(4, 2)", "(4, 3)", "broadcast"});
+}
+
+TEST_F(Errors, E06_SubBroadcast) {
+  auto a = tape.constant(Array<double>::from_shape({3, 2}));
+  expect<tg::ShapeError>([&] { x - a; }, {"sub", "(4, 2)", "(3, 2)"});
+}
+
+TEST_F(Errors, E07_MulBroadcast) {
+  expect<tg::ShapeError>([&] { tg::mul(x, Var<double>(w)); }, {"mul", "(4, 2)", "(2, 3)"});
+}
+
+TEST_F(Errors, E08_DivBroadcast) {
+  auto a = tape.constant(Array<double>{1, 2, 3});
+  expect<tg::ShapeError>([&] { x / a; }, {"div", "(4, 2)", "(3,)"});
+}
+
+TEST_F(Errors, E09_BceShapes) {
+  auto p = tape.constant(Array<double>::from_shape({4, 1}));
+  expect<tg::ShapeError>([&] { tg::bce(p, x); }, {"bce", "(4, 1)", "(4, 2)"});
+}
+
+TEST_F(Errors, E10_BceWithLogitsShapes) {
+  auto y = tape.constant(Array<double>::from_shape({4}));
+  expect<tg::ShapeError>([&] { tg::bce_with_logits(x, y); }, {"bce_with_logits", "(4, 2)", "(4,)"});
+}
+
+TEST_F(Errors, E11_MseShapes) {
+  auto y = tape.constant(Array<double>::from_shape({2, 4}));
+  expect<tg::ShapeError>([&] { tg::mse(x, y); }, {"mse", "(4, 2)", "(2, 4)"});
+}
+
+TEST_F(Errors, E12_ReductionAxisOutOfRange) {
+  expect<tg::ShapeError>([&] { tg::sum(x, 2); }, {"sum", "axis 2", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::mean(x, -3); }, {"mean", "axis -3", "(4, 2)"});
+}
+
+// ---- 13-18: bad values -----------------------------------------------------------------------------
+
+TEST_F(Errors, E13_BceProbabilityOutOfRange) {
+  auto p = tape.constant(Array<double>{0.5, 1.5});
+  auto y = tape.constant(Array<double>{0.0, 1.0});
+  expect<tg::ValueError>([&] { tg::bce(p, y); }, {"bce", "[0, 1]", "element 1", "1.5", "bce_with_logits"});
+}
+
+TEST_F(Errors, E14_BceNaNPrediction) {
+  auto p = tape.constant(Array<double>{0.5, std::nan("")});
+  auto y = tape.constant(Array<double>{0.0, 1.0});
+  expect<tg::ValueError>([&] { tg::bce(p, y); }, {"bce", "element 1", "nan"});
+}
+
+TEST_F(Errors, E15_EmptyBatch) {
+  auto e = tape.constant(Array<double>::from_shape({0, 1}));
+  expect<tg::ValueError>([&] { tg::bce_with_logits(e, e); }, {"bce_with_logits", "empty", "(0, 1)"});
+  expect<tg::ValueError>([&] { tg::mse(e, e); }, {"mse", "empty"});
+  expect<tg::ValueError>([&] { tg::mean(e); }, {"mean", "empty", "(0, 1)"});
+  expect<tg::ValueError>([&] { tg::mean(e, 0); }, {"mean", "extent 0", "(0, 1)"});
+}
+
+TEST_F(Errors, E16_DivisionByScalarZero) {
+  expect<tg::ValueError>([&] { x / 0.0; }, {"div", "(4, 2)", "scalar 0"});
+}
+
+TEST_F(Errors, E17_ItemOfNonScalar) {
+  expect<tg::ValueError>([&] { x.item(); }, {"item", "(4, 2)", "one element"});
+}
+
+TEST_F(Errors, E18_OpWithTooManyInputs) {
+  expect<tg::ValueError>(
+      [&] {
+        tg::Op<double> op("five", {x, x, x, x, x});
+      },
+      {"five", "5 inputs", "at most 4"});
+}
+
+// ---- 19-30: the tape used in a state that does not allow it -------------------------------------
+
+TEST_F(Errors, E19_BackwardOnNonScalar) {
+  auto y = tg::linear(x, w, b);
+  expect<tg::StateError>([&] { tape.backward(y); }, {"backward", "'linear'", "(4, 3)", "seed"});
+}
+
+TEST_F(Errors, E20_BackwardSeedShape) {
+  auto y = tg::linear(x, w, b);
+  expect<tg::ShapeError>([&] { tape.backward(y, Array<double>::from_shape({3, 4})); },
+                         {"backward", "seed", "(3, 4)", "(4, 3)"});
+}
+
+TEST_F(Errors, E21_SecondBackwardWithoutKeepGraph) {
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  expect<tg::StateError>([&] { tape.backward(loss); }, {"backward", "freed by backward()", "keep_graph"});
+}
+
+TEST_F(Errors, E22_HandleFromClearedTape) {
+  auto y = tg::relu(x);
+  tape.clear();
+  x = tape.constant(Array<double>{{1, 2}});
+  expect<tg::StateError>([&] { y.value(); }, {"cleared tape", "generation"});
+  expect<tg::StateError>([&] { tg::add(x, y); }, {"add", "cleared tape"});
+}
+
+TEST_F(Errors, E23_GradOfNonLeaf) {
+  auto y = tg::linear(x, w, b);
+  expect<tg::StateError>([&] { y.grad(); }, {"grad", "'linear'", "not a leaf"});
+}
+
+TEST_F(Errors, E24_BackwardOfConstant) {
+  auto y = tg::sum(x);
+  expect<tg::StateError>([&] { tape.backward(y); }, {"backward", "'sum'", "does not depend on any parameter"});
+}
+
+TEST_F(Errors, E25_BackwardOnUnboundParameter) {
+  expect<tg::StateError>([&] { w.backward(); }, {"backward", "parameter", "not bound to a tape"});
+}
+
+TEST_F(Errors, E26_InputsOnTwoTapes) {
+  tg::Tape<double> other;
+  auto z = other.constant(Array<double>{{1, 2}, {3, 4}, {5, 6}, {7, 8}});
+  expect<tg::StateError>([&] { tg::add(x, z); }, {"add", "another tape"});
+  EXPECT_EQ(other.size(), 1u);
+}
+
+TEST_F(Errors, E27_UndefinedVar) {
+  Var<double> undefined;
+  expect<tg::StateError>([&] { tg::add(x, undefined); }, {"add", "undefined Var"});
+}
+
+TEST_F(Errors, E28_UndefinedParameter) {
+  Parameter<double> undefined;
+  expect<tg::StateError>([&] { undefined.value(); }, {"Parameter", "undefined"});
+}
+
+TEST_F(Errors, E29_OpOnParametersOnly) {
+  expect<tg::StateError>([&] { tg::mul(Var<double>(w), Var<double>(w)); }, {"mul", "no input is on a tape", "tape.param"});
+}
+
+TEST_F(Errors, E30_TapeIndexOutOfRange) {
+  expect<tg::ValueError>([&] { tape.op_name(7); }, {"op_name", "7", "size 1"});
+}
+
+TEST_F(Errors, E31_CustomBackwardWrongGradientShape) {
+  // A bug in a user-defined op's backward rule is an InternalError naming the op and both shapes.
+  Parameter<double> p(Array<double>{1.0, 2.0});
+  auto v = tape.param(p);
+  Var<double> y;
+  {
+    tg::Op<double> op("my_op", {v});
+    op.output(v.shape()) = v.value();
+    y = op.finish([](tg::Backward<double>& g) { g.accumulate(0, Array<double>{1.0, 2.0, 3.0}); });
+  }
+  auto loss = tg::sum(y);
+  params.push_back(p);
+  compare_bytes = false;  // the tape is kept, with the output gradients computed so far
+  expect<tg::InternalError>([&] { tape.backward(loss); }, {"backward of 'my_op'", "(3,)", "(2,)"});
+}
+
+// ---- 32-40: modules, optimizers, utilities ---------------------------------------------------------
+
+TEST_F(Errors, E32_LearningRateNotPositive) {
+  expect<tg::ValueError>([&] { tg::optim::SGD<double> opt(params, 0.0); }, {"SGD", "lr", "positive", "0"});
+  expect<tg::ValueError>([&] { tg::optim::SGD<double> opt(params, -0.1); }, {"SGD", "-0.1"});
+  expect<tg::ValueError>([&] { tg::optim::SGD<double> opt(params, std::nan("")); }, {"SGD", "nan"});
+}
+
+TEST_F(Errors, E33_SetLearningRateKeepsTheOldOne) {
+  tg::optim::SGD<double> opt(params, 0.1);
+  expect<tg::ValueError>([&] { opt.set_learning_rate(-1); }, {"SGD", "lr", "-1"});
+  EXPECT_EQ(opt.learning_rate(), 0.1);
+}
+
+TEST_F(Errors, E34_LinearZeroFeatures) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::Linear<double> l(tg::nn::LinearOptions(0, 3), rng); },
+                         {"Linear", "positive", "(0, 3)"});
+}
+
+TEST_F(Errors, E35_MlpTooFewSizes) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::MLP<double> m({4}, rng); }, {"MLP", "two layer sizes", "got 1"});
+}
+
+TEST_F(Errors, E36_BiasOfALayerWithout) {
+  tg::Rng rng(0);
+  tg::nn::Linear<double> l(tg::nn::LinearOptions(2, 3).bias(false), rng);
+  expect<tg::ValueError>([&] { l.bias(); }, {"no parameter named 'bias'"});
+}
+
+TEST_F(Errors, E37_ModuleListForward) {
+  tg::nn::ModuleList<double> list;
+  expect<tg::StateError>([&] { list.forward(x); }, {"ModuleList", "no forward"});
+}
+
+TEST_F(Errors, E38_RngEmptyRange) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { rng.uniform<double>({2}, 1.0, 1.0); }, {"uniform", "empty range"});
+  expect<tg::ValueError>([&] { rng.below(0); }, {"below", "positive"});
+}
+
+TEST_F(Errors, E39_GradcheckFlags) {
+  expect<tg::ValueError>(
+      [&] {
+        tg::GradcheckOptions o;
+        o.requires_grad = {true};
+        tg::gradcheck([](const std::vector<Var<double>>& v) { return tg::add(v[0], v[1]); },
+                      {Array<double>{1.0}, Array<double>{2.0}}, o);
+      },
+      {"gradcheck", "1 flags", "2 inputs"});
+}
+
+TEST_F(Errors, E40_OptimizerStepAfterParameterReshaped) {
+  // The gradient (and optimizer state) no longer match the value: a step would read past the
+  // gradient's end. It throws before updating any parameter.
+  tg::optim::SGD<double> opt(params, tg::optim::SGDOptions(0.1).momentum(0.9));
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  Parameter<double> w2 = w;
+  w2.value() = Array<double>::from_shape({4, 3});
+  w2.value().fill(1.0);
+  expect<tg::ShapeError>([&] { opt.step(); }, {"SGD", "parameter 0", "(4, 3)", "(2, 3)"});
+  EXPECT_EQ(opt.step_count(), 0u);
+}
+
+TEST_F(Errors, E41_OptimizerDuplicateParameter) {
+  expect<tg::ValueError>([&] { tg::optim::SGD<double> opt({w, w}, 0.1); }, {"SGD", "same parameter"});
+}
+
+TEST_F(Errors, E42_AnomalyMode) {
+  tg::AnomalyGuard anomaly;
+  auto z = tape.constant(Array<double>{0.0, 1.0});
+  expect<tg::AnomalyError>([&] { tg::log(z); }, {"anomaly", "'log'", "-inf", "(2,)"});
+}
+
+// ---- 43-60: files, checkpoints, data. Reading never changes a file; a failed write leaves the
+// destination as it was. ----------------------------------------------------------------------------
+
+class FileErrors : public Errors {
+ protected:
+  // As expect(), and every file of `files` is byte-for-byte as before (or still absent).
+  template <class Kind, class F>
+  void expect_files(F&& f, std::initializer_list<std::string> words, const std::vector<std::string>& files) {
+    std::vector<std::string> before;
+    std::vector<bool> existed;
+    for (const auto& p : files) {
+      existed.push_back(access(p.c_str(), F_OK) == 0);
+      before.push_back(read_bytes(p));
+    }
+    expect<Kind>(std::forward<F>(f), words);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      EXPECT_EQ(access(files[i].c_str(), F_OK) == 0, bool(existed[i])) << files[i];
+      EXPECT_EQ(read_bytes(files[i]), before[i]) << files[i] << " changed";
+    }
+    // No temporary file left behind in the directory.
+    std::size_t n = 0;
+    if (FILE* ls = popen(("ls -A " + dir.path() + " | wc -l").c_str(), "r")) {
+      if (std::fscanf(ls, "%zu", &n) != 1) n = 0;
+      pclose(ls);
+    }
+    std::size_t present = 0;
+    for (const auto& p : files) present += access(p.c_str(), F_OK) == 0;
+    EXPECT_EQ(n, present) << "stray files in " << dir.path();
+  }
+  TempDir dir;
+};
+
+TEST_F(FileErrors, E43_MissingFile) {
+  const auto path = dir.file("missing.npy");
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "cannot open", "No such file"}, {path});
+}
+
+TEST_F(FileErrors, E44_DirectoryInsteadOfFile) {
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(dir.path()); }, {dir.path(), "not a regular file"}, {});
+}
+
+TEST_F(FileErrors, E45_NpyTruncated) {
+  const auto path = dir.file("t.npy");
+  write_bytes(path, npy_header("(4,)") + std::string(10, '\0'));  // 16 bytes announced, 10 present
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "truncated", "(4,)"}, {path});
+}
+
+TEST_F(FileErrors, E46_NpyHeaderClaimsEnormousSize) {
+  // 10^12 float32 = 4 TB announced by a 64-byte file: rejected before any allocation.
+  const auto path = dir.file("bomb.npy");
+  write_bytes(path, npy_header("(1000000, 1000000)"));
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "(1000000, 1000000)"}, {path});
+  write_bytes(path, npy_header("(4294967296, 4294967296, 4294967296)"));  // numel overflows 64 bits
+  expect_files<tg::IoError>([&] { tg::io::read_npy<double>(path); }, {path, "too large"}, {path});
+}
+
+TEST_F(FileErrors, E47_NpyCorruptMagic) {
+  const auto path = dir.file("bad.npy");
+  write_bytes(path, "PK\x03\x04 this is not an npy file");
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path}, {path});
+}
+
+TEST_F(FileErrors, E48_NpyMalformedHeader) {
+  const auto path = dir.file("hdr.npy");
+  std::string h = npy_header("(2,)");
+  h.replace(h.find("'<f4'"), 5, "'<c8'");  // complex64: not a supported dtype
+  write_bytes(path, h + std::string(16, '\0'));
+  expect_files<tg::IoError>([&] { tg::io::read_npy<float>(path); }, {path, "<c8"}, {path});
+}
+
+TEST_F(FileErrors, E49_NpzCorrupt) {
+  const auto path = dir.file("bad.npz");
+  write_bytes(path, std::string(200, 'x'));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(path); }, {path, "not a readable .npz"}, {path});
+}
+
+TEST_F(FileErrors, E50_NpzTruncated) {
+  const auto path = dir.file("t.npz");
+  tg::io::write_npz<float>(path, {{"w", Array<float>::from_shape({64, 64})}});
+  const std::string full = read_bytes(path);
+  write_bytes(path, full.substr(0, full.size() / 2));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(path); }, {path}, {path});
+}
+
+TEST_F(FileErrors, E51_IdxTruncatedAndEnormous) {
+  const auto path = dir.file("t.idx");
+  // magic 0x00000803 (u8, rank 3), dims 60000 x 28 x 28, and only 10 data bytes
+  std::string h("\0\0\x08\x03", 4);
+  for (unsigned d : {60000u, 28u, 28u}) {
+    for (int k = 3; k >= 0; --k) h += char((d >> (8 * k)) & 0xff);
+  }
+  write_bytes(path, h + std::string(10, '\0'));
+  expect_files<tg::IoError>([&] { tg::io::read_idx<float>(path); }, {path, "truncated", "(60000, 28, 28)"}, {path});
+}
+
+TEST_F(FileErrors, E52_IdxBadMagic) {
+  const auto path = dir.file("m.idx");
+  write_bytes(path, std::string("\x01\x02\x08\x01\0\0\0\x01\x05", 9));
+  expect_files<tg::IoError>([&] { tg::io::read_idx<float>(path); }, {path, "not an IDX file"}, {path});
+}
+
+TEST_F(FileErrors, E53_CsvRaggedRow) {
+  const auto path = dir.file("r.csv");
+  write_bytes(path, "a,b\n1,2\n3\n");
+  expect_files<tg::IoError>([&] { tg::io::read_csv<float>(path); }, {path + ":3", "1"}, {path});
+}
+
+TEST_F(FileErrors, E54_CsvNotANumber) {
+  const auto path = dir.file("n.csv");
+  write_bytes(path, "a,b\n1,2\n3,abc\n");
+  expect_files<tg::IoError>([&] { tg::io::read_csv<double>(path); }, {path + ":3", "column 2", "'b'"}, {path});
+}
+
+TEST_F(FileErrors, E55_WriteNpzDuplicateNamesKeepsTheOldFile) {
+  const auto path = dir.file("model.npz");
+  tg::io::write_npz<float>(path, {{"a", Array<float>{1.f}}});
+  expect_files<tg::ValueError>(
+      [&] { tg::io::write_npz<float>(path, {{"w", Array<float>{1.f}}, {"w", Array<float>{2.f}}}); }, {"'w'"},
+      {path});
+}
+
+TEST_F(FileErrors, E56_WriteCsvWrongShapeKeepsTheOldFile) {
+  const auto path = dir.file("curves.csv");
+  write_bytes(path, "epoch,loss\n1,0.5\n");
+  expect_files<tg::ShapeError>([&] { tg::io::write_csv<float>(path, {"epoch", "loss"}, Array<float>{1.f, 2.f, 3.f}); },
+                               {"(3,)"}, {path});
+}
+
+TEST_F(FileErrors, E57_WriteIntoMissingDirectory) {
+  const std::string path = dir.path() + "/no/such/dir/x.npy";
+  expect_files<tg::IoError>([&] { tg::io::write_npy<float>(path, Array<float>{1.f}); }, {path}, {});
+}
+
+TEST_F(Errors, E58_CheckpointMissingExtraAndWrongShape) {
+  tg::optim::Adam<double> opt(params);
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  opt.step();
+  const auto good = opt.state_dict();
+  auto missing = good;
+  missing.erase(std::find_if(missing.begin(), missing.end(), [](const auto& e) { return e.first == "exp_avg.1"; }));
+  auto extra = good;
+  extra.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
+  auto wrong = good;
+  for (auto& [name, a] : wrong) {
+    if (name == "exp_avg_sq.0") a = Array<double>::from_shape({3, 2});
+  }
+  expect<tg::ValueError>([&] { opt.load_state_dict(missing); }, {"Adam", "load_state_dict", "missing 'exp_avg.1'"});
+  expect<tg::ValueError>([&] { opt.load_state_dict(extra); }, {"Adam", "unexpected 'momentum.0'"});
+  expect<tg::ValueError>([&] { opt.load_state_dict(wrong); }, {"Adam", "'exp_avg_sq.0'", "(3, 2)", "(2, 3)"});
+  const auto after = opt.state_dict();
+  ASSERT_EQ(after.size(), good.size());
+  for (std::size_t i = 0; i < good.size(); ++i) EXPECT_EQ(after[i].second, good[i].second) << good[i].first;
+}
+
+TEST_F(Errors, E59_ClassLabelOutOfRange) {
+  auto logits = tg::linear(x, w, b);  // (4, 3): 3 classes
+  expect<tg::ValueError>([&] { tg::softmax_cross_entropy(logits, std::vector<std::int64_t>{0, 1, 3, 2}); },
+                         {"softmax_cross_entropy", "label", "3"});
+  expect<tg::ShapeError>([&] { tg::softmax_cross_entropy(logits, std::vector<std::int64_t>{0, 1}); },
+                         {"softmax_cross_entropy", "2 labels", "4"});
+}
+
+TEST_F(Errors, E60_EmptyDatasetAndZeroBatch) {
+  tg::data::TensorDataset<double> empty(Array<double>::from_shape({0, 2}), Array<double>::from_shape({0, 1}));
+  tg::data::TensorDataset<double> some(Array<double>::from_shape({3, 2}), Array<double>::from_shape({3, 1}));
+  expect<tg::ValueError>([&] { tg::data::DataLoader<double> l(empty, tg::data::DataLoaderOptions(4)); },
+                         {"DataLoader", "empty"});
+  expect<tg::ValueError>([&] { tg::data::DataLoader<double> l(some, tg::data::DataLoaderOptions(0)); },
+                         {"DataLoader", "batch size"});
+}
+
+TEST_F(Errors, E61_StandardizerBeforeFit) {
+  tg::data::Standardizer<double> s;
+  expect<tg::StateError>([&] { s.transform(Array<double>::from_shape({2, 2})); }, {"Standardizer", "fit() first"});
+}
+
+TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {
+  tg::Tape<float> tape;
+  auto a = tape.constant(Array<float>{1.f, 2.f});
+  auto c = tape.constant(Array<float>{1.f, 2.f, 3.f});
+  EXPECT_THROW(tg::add(a, c), tg::Error);
+  EXPECT_THROW(tg::add(a, c), std::runtime_error);
+  EXPECT_THROW(tg::add(a, c), tg::ShapeError);
+  // Each kind is a distinct class: a ShapeError is not a ValueError.
+  EXPECT_FALSE((std::is_base_of_v<tg::ValueError, tg::ShapeError>));
+  EXPECT_TRUE((std::is_base_of_v<tg::ValueError, tg::AnomalyError>));
+  EXPECT_TRUE((std::is_base_of_v<tg::Error, tg::IoError>));
+}
