@@ -241,7 +241,9 @@ class Tape {
   /// Runs backward from `root` with an explicit seed gradient shaped like `root`.
   void backward(const Var<T>& root, const Array<T>& seed, BackwardOptions options = {});
 
-  /// Frees every value on the tape (its buffers go back to the pool); handles become invalid.
+  /// Frees every value on the tape: handles become invalid, and the buffers are kept for reuse
+  /// (each entry keeps its own for the op recorded at its position next step; others go to the
+  /// pool), so memory stays flat over any number of steps. `release_memory()` gives it back.
   void clear();
 
   /// Number of recorded entries.
@@ -253,7 +255,7 @@ class Tape {
   /// Bytes held by recorded values and gradients, and by the pool of free buffers.
   std::size_t bytes_in_use() const noexcept;
   std::size_t bytes_pooled() const noexcept;
-  /// Returns the pooled buffers to the system (the next steps allocate again).
+  /// Clears the tape and returns every kept buffer to the system (the next steps allocate again).
   void release_memory();
 
   // -- for ops (see Op) --------------------------------------------------------------------
