@@ -11,6 +11,7 @@
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/data/standardizer.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/detail/xtensor_extra.hpp"  // xt::view
 
 using tapegrad::Array;
 using tapegrad::Shape;

@@ -2,7 +2,7 @@
 /// Layer 6: numeric CSV with a header row, as spreadsheets and pandas write it.
 ///
 ///     auto table = tapegrad::io::read_csv<float>("breast_cancer.csv");
-///     auto y = xt::view(table.values, xt::all(), table.column("target"));
+///     auto y = xt::view(table.values, xt::all(), table.column("target"));  // <xtensor/xview.hpp>
 ///
 /// Every field must be a number (std::from_chars syntax: "1", "-2.5e-3", "nan", "inf"), every
 /// row must have as many fields as the header. A bad field or a ragged row is an IoError
