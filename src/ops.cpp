@@ -32,23 +32,6 @@ void check_same_shape(const char* op, const Var<T>& a, const Var<T>& b) {
            to_string(b.shape()), " differ (this op does not broadcast)");
 }
 
-// Splits x's shape around `axis` into (outer, n, inner) for axis reductions.
-struct AxisSplit {
-  std::size_t outer = 1, n = 1, inner = 1, axis = 0;
-};
-AxisSplit split_axis(const char* op, const Shape& s, int axis) {
-  const int rank = int(s.size());
-  TG_CHECK(ShapeError, axis >= -rank && axis < rank, op, ": axis ", axis, " is out of range for shape ",
-           to_string(s));
-  AxisSplit r;
-  r.axis = std::size_t(axis < 0 ? axis + rank : axis);
-  for (std::size_t d = 0; d < s.size(); ++d) {
-    if (d < r.axis) r.outer *= s[d];
-    if (d > r.axis) r.inner *= s[d];
-  }
-  r.n = s[r.axis];
-  return r;
-}
 
 }  // namespace
 

@@ -10,23 +10,6 @@ namespace tapegrad {
 
 namespace {
 
-// x's shape split around `axis` into (outer, n, inner): element (o, k, i) is at (o·n + k)·inner + i.
-struct AxisSplit {
-  std::size_t outer = 1, n = 1, inner = 1, axis = 0;
-};
-AxisSplit split_axis(const char* op, const Shape& s, int axis) {
-  const int rank = int(s.size());
-  TG_CHECK(ShapeError, axis >= -rank && axis < rank, op, ": axis ", axis, " is out of range for shape ",
-           to_string(s));
-  AxisSplit r;
-  r.axis = std::size_t(axis < 0 ? axis + rank : axis);
-  for (std::size_t d = 0; d < s.size(); ++d) {
-    if (d < r.axis) r.outer *= s[d];
-    if (d > r.axis) r.inner *= s[d];
-  }
-  r.n = s[r.axis];
-  return r;
-}
 
 // log_softmax (Log) or softmax of x along the split axis, into y. Subtracting the maximum
 // keeps every exp in (0, 1], so logits of 1e4 stay finite.

@@ -54,6 +54,20 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
+AxisSplit split_axis(const char* op, const Shape& s, int axis) {
+  const int rank = int(s.size());
+  TG_CHECK(ShapeError, axis >= -rank && axis < rank, op, ": axis ", axis, " is out of range for shape ",
+           to_string(s));
+  AxisSplit r;
+  r.axis = std::size_t(axis < 0 ? axis + rank : axis);
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    if (d < r.axis) r.outer *= s[d];
+    if (d > r.axis) r.inner *= s[d];
+  }
+  r.n = s[r.axis];
+  return r;
+}
+
 // ---- buffer pool --------------------------------------------------------------------------
 
 namespace detail {

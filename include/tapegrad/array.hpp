@@ -41,6 +41,15 @@ inline std::size_t numel(const Shape& shape) {
   return n;
 }
 
+/// A shape split around one axis into (outer, n, inner): element (o, k, i) of a row-major array
+/// is at (o·n + k)·inner + i. Reductions and softmax along an axis walk arrays this way.
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1, axis = 0;
+};
+/// Splits `shape` around `axis` (negative counts from the end); throws ShapeError naming `op`
+/// for an axis out of range.
+AxisSplit split_axis(const char* op, const Shape& shape, int axis);
+
 /// The NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
