@@ -5,50 +5,16 @@ at epoch 4900 is below 0.05, for comparison with build/examples/xor_seeds.
 
     /usr/bin/python3 tools/xor_seeds_numpy.py [first=0] [last=99]
 """
+import os
 import sys
 
 import numpy as np
 
 
-class NeuralNetwork:  # the tutorial's class, trimmed to what training uses; same arithmetic
-    def __init__(self, layer_sizes):
-        self.weights = []
-        self.biases = []
-        for i in range(len(layer_sizes) - 1):
-            w = np.random.randn(layer_sizes[i], layer_sizes[i + 1]) * np.sqrt(2.0 / layer_sizes[i])
-            b = np.zeros((1, layer_sizes[i + 1]))
-            self.weights.append(w)
-            self.biases.append(b)
-
-    def sigmoid(self, x):
-        return 1 / (1 + np.exp(-np.clip(x, -500, 500)))
-
-    def relu(self, x):
-        return np.maximum(0, x)
-
-    def relu_derivative(self, x):
-        return (x > 0).astype(float)
-
-    def forward(self, X):
-        self.layer_inputs = [X]
-        self.activations = [X]
-        for i in range(len(self.weights)):
-            z = np.dot(self.activations[-1], self.weights[i]) + self.biases[i]
-            self.layer_inputs.append(z)
-            a = self.relu(z) if i < len(self.weights) - 1 else self.sigmoid(z)
-            self.activations.append(a)
-        return self.activations[-1]
-
-    def backward(self, X, y, learning_rate=0.01):
-        m = X.shape[0]
-        delta = self.activations[-1] - y
-        for i in range(len(self.weights) - 1, -1, -1):
-            dW = np.dot(self.activations[i].T, delta) / m
-            db = np.sum(delta, axis=0, keepdims=True) / m
-            self.weights[i] -= learning_rate * dW
-            self.biases[i] -= learning_rate * db
-            if i > 0:
-                delta = np.dot(delta, self.weights[i].T) * self.relu_derivative(self.layer_inputs[i])
+# The tutorial's class, copied verbatim from the tutorial text, lives in one place: the reference
+# script the tests run.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from tutorial_numpy import NeuralNetwork  # noqa: E402
 
 
 def main():
