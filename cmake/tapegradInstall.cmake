@@ -41,6 +41,8 @@ else()
   _tapegrad_dependency(BLAS::BLAS blas "${_tg_code}")
 endif()
 _tapegrad_dependency(ZLIB::ZLIB zlib "find_dependency(ZLIB)")
+# Threads has no pkg-config module: its flag goes into Libs instead (see below).
+_tapegrad_dependency(Threads::Threads "" "find_dependency(Threads)")
 # libzip through pkg-config, as the library finds it (Debian's libzip CMake config is broken).
 _tapegrad_dependency(PkgConfig::LIBZIP libzip [[
 find_dependency(PkgConfig)
@@ -88,6 +90,14 @@ foreach(_tg_lib IN LISTS _tg_all)
   # dependencies are resolved by the dynamic linker instead.
   if(_tg_public OR _tg_type STREQUAL "STATIC_LIBRARY")
     string(APPEND _tg_find "${_tg_find_${_tg_key}}\n")
+  endif()
+  if(_tg_lib STREQUAL "Threads::Threads")
+    if(_tg_public OR _tg_type STREQUAL "STATIC_LIBRARY")
+      string(APPEND TAPEGRAD_PC_LIBS " -pthread")
+    else()
+      string(APPEND TAPEGRAD_PC_LIBS_PRIVATE " -pthread")
+    endif()
+    continue()
   endif()
   # pkg-config: a static-only install must link its dependencies with plain `--libs`, so they all
   # go in Requires; a shared library keeps its private ones in Requires.private (`--static`).

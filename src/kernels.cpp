@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "parallel.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tapegrad {
 
-void set_num_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
-int num_threads() { return openblas_get_num_threads(); }
+void set_num_threads(int n) { detail::set_pool_threads(n); }
+
+int num_threads() { return detail::pool_threads(); }
 
 }  // namespace tapegrad
 
@@ -53,6 +55,68 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
     }
   }
 }
+
+// Products with fewer multiply-adds than this run on one thread: below it, waking a second
+// thread and packing the shared operand twice cost more than the second core saves.
+constexpr std::size_t kParallelGemm = std::size_t(1) << 20;
+// A slice of C spans at least this many rows (or columns), and starts at a multiple of it, so
+// that it is made of whole register tiles of OpenBLAS's kernels.
+constexpr std::size_t kSliceAlign = 16;
+
+// One product, cut into slices of C's rows or columns, one per thread; each slice is an
+// independent single-threaded BLAS call on sub-matrices of A, B and C. Which slice a row lands
+// in never changes a result bit: every element of C is computed by the same arithmetic.
+template <class T>
+struct GemmJob {
+  bool ta, tb;
+  std::size_t m, n, k;
+  T alpha;
+  const T* a;
+  std::size_t lda;
+  const T* b;
+  std::size_t ldb;
+  T beta;
+  T* c;
+  std::size_t ldc;
+  int slices = 1;
+
+  // Slices cut the longer side of C: each thread then re-reads (packs) the smaller operand.
+  bool by_rows() const { return m >= n; }
+
+  int count_slices(int threads) const {
+    if (threads <= 1 || m * n * k < kParallelGemm) return 1;
+    const std::size_t slices = (by_rows() ? m : n) / kSliceAlign;
+    return int(std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), slices)));
+  }
+
+  // Where slice p starts, along the side that is cut.
+  std::size_t boundary(int p) const {
+    const std::size_t len = by_rows() ? m : n;
+    if (p >= slices) return len;
+    const std::size_t cut = (len * std::size_t(p) / std::size_t(slices) + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
+    return std::min(cut, len);
+  }
+
+  // C[i0:i1, j0:j1] = alpha op(A)[i0:i1, :] op(B)[:, j0:j1] + beta C[i0:i1, j0:j1]
+  void run(std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) const {
+    const T* a0 = ta ? a + i0 : a + i0 * lda;
+    const T* b0 = tb ? b + j0 * ldb : b + j0;
+    gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(i1 - i0), int(j1 - j0), int(k),
+              alpha, a0, int(lda), b0, int(ldb), beta, c + i0 * ldc + j0, int(ldc));
+  }
+};
+
+template <class T>
+void gemm_slice(const void* context, int part) noexcept {
+  const auto& job = *static_cast<const GemmJob<T>*>(context);
+  const std::size_t begin = job.boundary(part), end = job.boundary(part + 1);
+  if (begin >= end) return;
+  if (job.by_rows()) {
+    job.run(begin, end, 0, job.n);
+  } else {
+    job.run(0, job.m, begin, end);
+  }
+}
 }  // namespace
 
 template <class T>
@@ -72,8 +136,14 @@ void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T bet
     small_gemm(ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(), c.shape()[1]);
     return;
   }
-  gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a.data(),
-            int(a.shape()[1]), b.data(), int(b.shape()[1]), beta, c.data(), int(c.shape()[1]));
+  GemmJob<T> job{ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(),
+                 c.shape()[1]};
+  job.slices = job.count_slices(num_threads());
+  if (job.slices == 1) {
+    job.run(0, m, 0, n);
+  } else {
+    detail::run_parallel(job.slices, gemm_slice<T>, &job);
+  }
 }
 
 template <class T>

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <string>
 
+#include "tapegrad/kernels.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
@@ -161,17 +162,18 @@ void SGD<T>::step() {
     Parameter<T>& p = this->params_[i];
     T* w = p.value().data();
     const T* g = p.grad().data();
-    const std::size_t n = p.value().size();
-    if (mu == T(0)) {
-      for (std::size_t k = 0; k < n; ++k) w[k] -= lr * (g[k] + wd * w[k]);
-      continue;
-    }
-    T* b = this->state(momentum_slot_, i).data();
-    for (std::size_t k = 0; k < n; ++k) {
-      const T d = g[k] + wd * w[k];
-      b[k] = t == 1 ? d : mu * b[k] + keep * d;
-      w[k] -= lr * (nesterov ? d + mu * b[k] : b[k]);
-    }
+    T* b = mu == T(0) ? nullptr : this->state(momentum_slot_, i).data();
+    kernels::parallel_for(p.value().size(), kernels::kParallelGrain, [&](std::size_t lo, std::size_t hi) {
+      if (b == nullptr) {
+        for (std::size_t k = lo; k < hi; ++k) w[k] -= lr * (g[k] + wd * w[k]);
+        return;
+      }
+      for (std::size_t k = lo; k < hi; ++k) {
+        const T d = g[k] + wd * w[k];
+        b[k] = t == 1 ? d : mu * b[k] + keep * d;
+        w[k] -= lr * (nesterov ? d + mu * b[k] : b[k]);
+      }
+    });
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tapegrad/kernels.hpp"
 #include "tapegrad/optim/adam.hpp"
 
 namespace tapegrad::optim {
@@ -92,12 +93,14 @@ void Adam<T>::step() {
     const T* g = p.grad().data();
     T* m = this->state(exp_avg_slot_, i).data();
     T* v = this->state(exp_avg_sq_slot_, i).data();
-    const std::size_t n = p.value().size();
-    if (options_.amsgrad()) {
-      adam_update<T, true>(w, g, m, v, this->state(max_slot_, i).data(), n, k);
-    } else {
-      adam_update<T, false>(w, g, m, v, nullptr, n, k);
-    }
+    T* vmax = options_.amsgrad() ? this->state(max_slot_, i).data() : nullptr;
+    kernels::parallel_for(p.value().size(), kernels::kParallelGrain, [&](std::size_t b, std::size_t e) {
+      if (vmax != nullptr) {
+        adam_update<T, true>(w + b, g + b, m + b, v + b, vmax + b, e - b, k);
+      } else {
+        adam_update<T, false>(w + b, g + b, m + b, v + b, nullptr, e - b, k);
+      }
+    });
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tapegrad/kernels.hpp"
 #include "tapegrad/optim/rmsprop.hpp"
 
 namespace tapegrad::optim {
@@ -91,16 +92,20 @@ void RMSprop<T>::step() {
     T* v = this->state(square_slot_, i).data();
     T* gavg = centered ? this->state(grad_avg_slot_, i).data() : nullptr;
     T* b = momentum ? this->state(momentum_slot_, i).data() : nullptr;
-    const std::size_t n = p.value().size();
-    if (centered && momentum) {
-      rmsprop_update<T, true, true>(w, g, v, gavg, b, n, k);
-    } else if (centered) {
-      rmsprop_update<T, true, false>(w, g, v, gavg, b, n, k);
-    } else if (momentum) {
-      rmsprop_update<T, false, true>(w, g, v, gavg, b, n, k);
-    } else {
-      rmsprop_update<T, false, false>(w, g, v, gavg, b, n, k);
-    }
+    kernels::parallel_for(p.value().size(), kernels::kParallelGrain, [&](std::size_t lo, std::size_t hi) {
+      T* const bl = b != nullptr ? b + lo : nullptr;
+      T* const gl = gavg != nullptr ? gavg + lo : nullptr;
+      const std::size_t n = hi - lo;
+      if (centered && momentum) {
+        rmsprop_update<T, true, true>(w + lo, g + lo, v + lo, gl, bl, n, k);
+      } else if (centered) {
+        rmsprop_update<T, true, false>(w + lo, g + lo, v + lo, gl, bl, n, k);
+      } else if (momentum) {
+        rmsprop_update<T, false, true>(w + lo, g + lo, v + lo, gl, bl, n, k);
+      } else {
+        rmsprop_update<T, false, false>(w + lo, g + lo, v + lo, gl, bl, n, k);
+      }
+    });
   }
 }
 

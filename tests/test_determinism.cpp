@@ -7,10 +7,6 @@
 
 #include "tapegrad/tapegrad.hpp"
 
-// OpenBLAS's thread control (declared in its cblas.h; tapegrad links OpenBLAS publicly).
-extern "C" void openblas_set_num_threads(int num_threads);
-extern "C" int openblas_get_num_threads(void);
-
 namespace tg = tapegrad;
 using tg::Array;
 
@@ -22,7 +18,7 @@ struct Run {
   std::vector<Array<T>> weights;
 };
 
-// A training run big enough that OpenBLAS splits its GEMMs across threads
+// A training run big enough that its GEMMs are split across threads
 // (batch 256, 64 -> 256 -> 256 -> 10), with momentum SGD.
 template <class T>
 Run<T> train(std::uint64_t seed, int steps) {
@@ -56,14 +52,14 @@ bool bit_identical(const Run<T>& a, const Run<T>& b) {
   return true;
 }
 
-// Restores OpenBLAS's thread count when a test ends.
+// Restores the thread count of the matrix products when a test ends.
 class BlasThreads {
  public:
-  BlasThreads() : saved_(openblas_get_num_threads()) {}
-  ~BlasThreads() { openblas_set_num_threads(saved_); }
+  BlasThreads() : saved_(tg::num_threads()) {}
+  ~BlasThreads() { tg::set_num_threads(saved_); }
   void set(int n) {
-    openblas_set_num_threads(n);
-    ASSERT_EQ(openblas_get_num_threads(), n);
+    tg::set_num_threads(n);
+    ASSERT_EQ(tg::num_threads(), n);
   }
 
  private:
@@ -86,11 +82,12 @@ TEST(Determinism, DifferentSeedsDiffer) {
   EXPECT_FALSE(bit_identical(train<float>(7, 3), train<float>(8, 3)));
 }
 
-// OpenBLAS does not give bit-identical GEMMs for different thread counts (measured with
-// OpenBLAS 0.3.21 on AVX-512: every GEMM of this network differs in its last bits between 1 and
-// 2 threads; the single-threaded path uses other kernels). So determinism holds for a fixed
-// thread count: set OPENBLAS_NUM_THREADS (or openblas_set_num_threads) to the same value in the
-// runs to compare. These tests check exactly that, for 1 and for 2 threads.
+// Products are not bit-identical across thread counts: tapegrad cuts a large product into one
+// single-threaded OpenBLAS call per thread, and OpenBLAS picks its kernels and blocking by the
+// sizes of each call (measured with OpenBLAS 0.3.21: float products differ in their last bits
+// between 1 and 2 threads). So determinism holds for a fixed thread count: set
+// tapegrad::set_num_threads (or OPENBLAS_NUM_THREADS before the first product) to the same value
+// in the runs to compare. These tests check exactly that, for 1 and for 2 threads.
 class DeterminismThreads : public ::testing::TestWithParam<int> {};
 
 TEST_P(DeterminismThreads, FixedBlasThreadCountIsBitIdentical) {

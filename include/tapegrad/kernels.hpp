@@ -1,18 +1,64 @@
 #pragma once
 /// Layer 1: the array kernels the ops are built from. No autograd here; usable from custom ops.
+#include <algorithm>
 #include <cstddef>
 
 #include "tapegrad/array.hpp"
 
 namespace tapegrad {
 
-/// Sets the number of threads the matrix products use (OpenBLAS's pool). The default is
-/// OpenBLAS's: the OPENBLAS_NUM_THREADS environment variable, else one per core. The elementwise
-/// kernels run on the calling thread (they are memory-bound and a few percent of a step), so
-/// `n` = the number of cores uses the machine without oversubscription. `n` < 1 means 1.
+/// Sets the number of threads tapegrad computes on, the calling thread included: large matrix
+/// products are cut into that many slices, and large elementwise loops (`parallel_for`) into
+/// that many ranges. The default is OpenBLAS's: the OPENBLAS_NUM_THREADS environment variable,
+/// else one per core. tapegrad's workers call OpenBLAS single-threaded (it sets OpenBLAS's own
+/// pool to one thread before its first product), so `n` = the number of cores uses the machine
+/// without oversubscription. `n` < 1 means 1.
 void set_num_threads(int n);
-/// The number of threads the matrix products use.
+/// The number of threads tapegrad computes on.
 int num_threads();
+
+namespace detail {
+/// A slice of a parallel job: `part` in [0, parts). It must not throw.
+using SliceFn = void (*)(const void* context, int part) noexcept;
+/// Runs fn(context, p) for p in [0, parts), parts <= num_threads(): part 0 on the calling thread,
+/// the others on tapegrad's workers; returns when all are done. While another caller's job holds
+/// the workers, every part runs on the calling thread (same results, no waiting on each other).
+void run_parallel(int parts, SliceFn fn, const void* context);
+}  // namespace detail
+
+namespace kernels {
+
+/// The `grain` for memory-bound loops of a few operations per item: below ~16k items, waking
+/// a second thread costs about what it saves.
+inline constexpr std::size_t kParallelGrain = std::size_t(1) << 14;
+
+/// Runs f(begin, end) over [0, n) cut into at most num_threads() contiguous ranges of at least
+/// `grain` items each (one range, on the calling thread, when n < 2 * grain). For memory-bound
+/// loops over large arrays, such as an optimizer's update; `f` must not throw, and must write
+/// only inside its range.
+template <class F>
+void parallel_for(std::size_t n, std::size_t grain, const F& f) {
+  grain = std::max<std::size_t>(grain, 1);
+  const std::size_t parts = std::min<std::size_t>(std::size_t(num_threads()), n / grain);
+  if (parts <= 1) {
+    f(std::size_t(0), n);
+    return;
+  }
+  struct Job {
+    const F* f;
+    std::size_t n, parts;
+    // Range boundaries on multiples of 16 items, so that two threads never write one cache line.
+    std::size_t boundary(std::size_t p) const { return p >= parts ? n : std::min(n, (n * p / parts + 15) / 16 * 16); }
+  };
+  const Job job{&f, n, parts};
+  detail::run_parallel(int(parts), [](const void* context, int part) noexcept {
+    const Job& j = *static_cast<const Job*>(context);
+    const std::size_t begin = j.boundary(std::size_t(part)), end = j.boundary(std::size_t(part) + 1);
+    if (begin < end) (*j.f)(begin, end);
+  }, &job);
+}
+
+}  // namespace kernels
 
 }  // namespace tapegrad
 

@@ -1,0 +1,180 @@
+// tapegrad's own GEMM threads: a product cut into slices over the worker pool must give the
+// one-thread BLAS call's C to rounding, for every transpose, beta, and cut (rows or columns,
+// sides that are not multiples of the slice alignment), the same bits every time at a given
+// thread count, and callers on several threads at once must each get their own answer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tapegrad/kernels.hpp"
+#include "tapegrad/ops.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/rmsprop.hpp"
+#include "tapegrad/optim/sgd.hpp"
+#include "tapegrad/random.hpp"
+
+namespace tg = tapegrad;
+using tg::Array;
+
+namespace {
+
+// Restores the thread count when a test ends.
+class Threads {
+ public:
+  Threads() : saved_(tg::num_threads()) {}
+  ~Threads() { tg::set_num_threads(saved_); }
+  Threads(const Threads&) = delete;
+  Threads& operator=(const Threads&) = delete;
+
+ private:
+  int saved_;
+};
+
+template <class T>
+bool bit_identical(const Array<T>& a, const Array<T>& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// Large enough to be split (over 2^20 multiply-adds): cut by rows (m >= n) or by columns, with
+// sides that are and are not multiples of 16, and one side too short to cut in two.
+const std::size_t kShapes[][3] = {{200, 90, 64}, {90, 300, 50}, {256, 256, 32}, {20, 2048, 40}, {1000, 17, 70}};
+
+// Not bit-identical across thread counts: OpenBLAS picks its kernels and blocking by the
+// sizes of each call, and a slice is a call of other sizes (measured: float products differ in
+// their last bits, double ones did not). Rounding-level agreement is what holds.
+template <class T>
+void expect_close(const Array<T>& got, const Array<T>& want, std::size_t k, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  // A dot product of k terms of size ~1 (plus beta*C) carries ~sqrt(k) roundings of each term.
+  const double tol = 8 * std::sqrt(double(k)) * std::numeric_limits<T>::epsilon();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(double(got.data()[i]), double(want.data()[i]), tol * (1 + std::abs(double(want.data()[i]))))
+        << what << " at flat index " << i;
+  }
+}
+
+template <class T>
+void check_split_matches_one_thread() {
+  Threads restore;
+  tg::Rng rng(3);
+  for (const auto& d : kShapes) {
+    const std::size_t m = d[0], n = d[1], k = d[2];
+    for (int ta = 0; ta < 2; ++ta) {
+      for (int tb = 0; tb < 2; ++tb) {
+        for (T beta : {T(0), T(1), T(0.5)}) {
+          const Array<T> a = rng.normal<T>(ta ? tg::Shape{k, m} : tg::Shape{m, k});
+          const Array<T> b = rng.normal<T>(tb ? tg::Shape{n, k} : tg::Shape{k, n});
+          const Array<T> c0 = rng.normal<T>({m, n});
+          tg::set_num_threads(1);
+          Array<T> one = c0;
+          tg::kernels::gemm<T>(ta, tb, T(1.5), a, b, beta, one);
+          for (int threads : {2, 3}) {
+            tg::set_num_threads(threads);
+            ASSERT_EQ(tg::num_threads(), threads);
+            Array<T> split = c0, again = c0;
+            tg::kernels::gemm<T>(ta, tb, T(1.5), a, b, beta, split);
+            tg::kernels::gemm<T>(ta, tb, T(1.5), a, b, beta, again);
+            const std::string what = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" +
+                                     std::to_string(k) + " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) +
+                                     " beta=" + std::to_string(double(beta)) + " threads=" + std::to_string(threads);
+            expect_close(split, one, k, what);
+            EXPECT_TRUE(bit_identical(split, again)) << what;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Parallel, SplitGemmMatchesOneThreadFloat) { check_split_matches_one_thread<float>(); }
+TEST(Parallel, SplitGemmMatchesOneThreadDouble) { check_split_matches_one_thread<double>(); }
+
+TEST(Parallel, ConcurrentCallersEachGetTheirOwnProduct) {
+  Threads restore;
+  tg::set_num_threads(1);
+  tg::Rng rng(5);
+  constexpr int kCallers = 3;
+  std::vector<Array<float>> a, b, want, got;
+  for (int i = 0; i < kCallers; ++i) {
+    a.push_back(rng.normal<float>({128, 96}));
+    b.push_back(rng.normal<float>({96, 128}));
+    want.push_back(xt::zeros<float>({128, 128}));
+    got.push_back(xt::zeros<float>({128, 128}));
+    tg::kernels::gemm<float>(false, false, 1.f, a[i], b[i], 0.f, want[i]);
+  }
+  // Each caller either gets the pool or, while another holds it, computes alone.
+  tg::set_num_threads(2);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      for (int rep = 0; rep < 50; ++rep) tg::kernels::gemm<float>(false, false, 1.f, a[i], b[i], 0.f, got[i]);
+    });
+  }
+  for (auto& t : callers) t.join();
+  for (int i = 0; i < kCallers; ++i) expect_close(got[i], want[i], 96, "caller " + std::to_string(i));
+}
+
+TEST(Parallel, ThreadCountBelowOneMeansOne) {
+  Threads restore;
+  tg::set_num_threads(0);
+  EXPECT_EQ(tg::num_threads(), 1);
+  tg::set_num_threads(-3);
+  EXPECT_EQ(tg::num_threads(), 1);
+}
+
+namespace {
+
+// Three steps of `make_optimizer` on one parameter of 100,003 floats (split into ranges at two
+// and three threads) with a fixed gradient per step; returns the parameter's final value.
+template <class MakeOptimizer>
+Array<float> updated(int threads, const MakeOptimizer& make_optimizer) {
+  tg::set_num_threads(threads);
+  tg::Rng rng(9);
+  tg::Parameter<float> w(rng.normal<float>({100003}));
+  auto opt = make_optimizer(std::vector<tg::Parameter<float>>{w});
+  tg::Tape<float> tape;
+  for (int step = 0; step < 3; ++step) {
+    opt.zero_grad();
+    tape.backward(tg::sum(tg::mul(tape.constant(rng.normal<float>({100003})), w)));
+    opt.step();
+  }
+  return w.value();
+}
+
+// Every item's update is independent of the others, so a split changes no bit.
+template <class MakeOptimizer>
+void expect_same_on_every_thread_count(const char* name, const MakeOptimizer& make_optimizer) {
+  const Array<float> one = updated(1, make_optimizer);
+  for (int threads : {2, 3}) {
+    EXPECT_TRUE(bit_identical(updated(threads, make_optimizer), one)) << name << " at " << threads << " threads";
+  }
+}
+
+}  // namespace
+
+TEST(Parallel, OptimizerUpdatesAreTheSameOnEveryThreadCount) {
+  Threads restore;
+  namespace opt = tg::optim;
+  using Params = std::vector<tg::Parameter<float>>;
+  expect_same_on_every_thread_count("SGD", [](Params p) { return opt::SGD<float>(p, opt::SGDOptions(0.1)); });
+  expect_same_on_every_thread_count("SGD nesterov", [](Params p) {
+    return opt::SGD<float>(p, opt::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2));
+  });
+  expect_same_on_every_thread_count("Adam amsgrad", [](Params p) {
+    return opt::Adam<float>(p, opt::AdamOptions(1e-2).amsgrad(true).weight_decay(1e-2));
+  });
+  expect_same_on_every_thread_count("AdamW", [](Params p) {
+    return opt::AdamW<float>(p, opt::AdamWOptions(opt::AdamOptions(1e-2).weight_decay(1e-2)));
+  });
+  expect_same_on_every_thread_count("RMSprop centered momentum", [](Params p) {
+    return opt::RMSprop<float>(p, opt::RMSpropOptions(1e-2).centered(true).momentum(0.9));
+  });
+  expect_same_on_every_thread_count("RMSprop", [](Params p) { return opt::RMSprop<float>(p); });
+}
