@@ -58,7 +58,7 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
 
 // Products with fewer multiply-adds than this run on one thread: below it, waking a second
 // thread and packing the shared operand twice cost more than the second core saves.
-constexpr std::size_t kParallelGemm = std::size_t(1) << 20;
+constexpr std::size_t kParallelGemm = std::size_t(1) << 21;
 // A slice of C spans at least this many rows (or columns), and starts at a multiple of it, so
 // that it is made of whole register tiles of OpenBLAS's kernels.
 constexpr std::size_t kSliceAlign = 16;
