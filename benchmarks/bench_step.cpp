@@ -154,7 +154,10 @@ struct Handwritten {
     for (std::size_t l = 0; l < L; ++l) {
       float* wp = W[l].data();
       const float* gp = dW[l].data();
-      for (std::size_t i = 0; i < W[l].size(); ++i) wp[i] -= tb::kLearningRate * gp[i];
+      // Cut across threads like optim::SGD's update, so that both use the same kernels.
+      tapegrad::kernels::parallel_for(W[l].size(), tapegrad::kernels::kParallelGrain, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i) wp[i] -= tb::kLearningRate * gp[i];
+      });
       float* bp = b[l].data();
       const float* gb = db[l].data();
       for (std::size_t i = 0; i < b[l].size(); ++i) bp[i] -= tb::kLearningRate * gb[i];
