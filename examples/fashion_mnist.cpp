@@ -32,6 +32,7 @@ struct Config {
   double lr = 1e-3;
   std::uint64_t seed = 42;
   double min_test_accuracy = 0;
+  int threads = 0;
 };
 
 // Accuracy of the model on a whole dataset, evaluated in chunks without recording.
@@ -72,6 +73,7 @@ void plot(const std::string& dir) {
 
 int run(const Config& cfg) {
   using clock = std::chrono::steady_clock;
+  if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
   const auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_subset);
   const auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_subset);
 
@@ -153,6 +155,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "Seed of the weights and of the shuffling");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
+  app.add_option("--threads", cfg.threads, "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(cfg);
