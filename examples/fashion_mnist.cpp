@@ -40,8 +40,8 @@ double evaluate(tg::nn::Module<float>& model, const tg::data::TensorDataset<floa
   tg::NoGradGuard no_grad;
   tg::data::DataLoader<float> loader(data, tg::data::DataLoaderOptions(2000));
   double correct = 0;
-  for (const auto& batch : loader) {
-    const auto logits = model.forward(tape.constant(batch.features));
+  for (auto& batch : loader) {
+    const auto logits = model.forward(tape.constant(std::move(batch.features)));
     correct += tg::accuracy(logits.value(), batch.targets) * double(batch.size());
     tape.clear();
   }
@@ -91,9 +91,10 @@ int run(const Config& cfg) {
     const auto start = clock::now();
     double loss_sum = 0, correct = 0;
     std::size_t seen = 0, b = 0;
-    for (const auto& batch : loader) {
+    for (auto& batch : loader) {
       opt.zero_grad();
-      const auto logits = model.forward(tape.constant(batch.features));
+      // Moved, not copied: the tape hands its previous buffer back to the loader.
+      const auto logits = model.forward(tape.constant(std::move(batch.features)));
       const auto loss = tg::softmax_cross_entropy(logits, batch.targets);
       const double n = double(batch.size());
       loss_sum += double(loss.item()) * n;

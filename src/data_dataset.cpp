@@ -60,6 +60,7 @@ void TensorDataset<T>::gather(const std::size_t* indices, std::size_t n, Batch<T
     TG_CHECK(ValueError, indices[k] < N, "TensorDataset: index ", indices[k], " out of range for ", N,
              " examples");
   }
+  out.count = n;
   shape_as(out.features, with_rows(n, feature_shape()));
   shape_as(out.targets, with_rows(n, target_shape()));
   const std::size_t fs = numel(feature_shape()), ts = numel(target_shape());
@@ -125,7 +126,7 @@ void DataLoader<T>::reset() {
 }
 
 template <class T>
-const Batch<T>* DataLoader<T>::next() {
+Batch<T>* DataLoader<T>::next() {
   if (order_.empty()) reset();  // next() before any reset() starts the first epoch
   const std::size_t n = order_.size();
   if (position_ >= n) return nullptr;
@@ -135,6 +136,7 @@ const Batch<T>* DataLoader<T>::next() {
     return nullptr;
   }
   dataset_.gather(order_.data() + position_, count, batch_);
+  batch_.count = count;
   position_ += count;
   return &batch_;
 }

@@ -168,8 +168,7 @@ std::uint32_t Tape<T>::push(const char* op) {
 template <class T>
 Var<T> Tape<T>::constant(Array<T>&& value) {
   const std::uint32_t i = push("constant");
-  pool_.release(entry(i).out.value);
-  entry(i).out.value = std::move(value);
+  std::swap(entry(i).out.value, value);
   return handle(i);
 }
 

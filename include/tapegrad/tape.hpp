@@ -228,7 +228,10 @@ class Tape {
   Tape& operator=(const Tape&) = delete;
 
   /// Records a constant (an input or a target): it carries no gradient. Copies `value` into a
-  /// buffer of the tape's pool; the rvalue overload moves it instead.
+  /// buffer of the tape's pool. The rvalue overload copies nothing: it swaps `value` with the
+  /// buffer this entry held last step, so a loop that moves the same-shaped batch in each step
+  /// (`tape.constant(std::move(batch.features))`, see DataLoader) neither copies nor allocates;
+  /// `value` is left holding that old buffer (a valid array of unspecified contents).
   Var<T> constant(const Array<T>& value);
   Var<T> constant(Array<T>&& value);
   /// A handle to `p` bound to this tape, for ops whose inputs are all parameters.

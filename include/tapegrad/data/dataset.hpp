@@ -19,7 +19,10 @@ template <class T>
 struct Batch {
   Array<T> features = empty_array<T>();  ///< (n, feature_shape...)
   Array<T> targets = empty_array<T>();   ///< (n, target_shape...)
-  std::size_t size() const { return features.dimension() ? features.shape()[0] : 0; }
+  /// n, set with the arrays (by DataLoader, Dataset::get, TensorDataset::gather); kept apart
+  /// from them so that it stays right after `features` is moved into a tape.
+  std::size_t count = 0;
+  std::size_t size() const { return count; }
 };
 
 /// The interface of every dataset. Implementations are read-only and safe to share.
@@ -41,6 +44,7 @@ class Dataset {
   Batch<T> get(std::size_t i) const {
     Batch<T> b;
     gather(&i, 1, b);
+    b.count = 1;
     return b;
   }
 };

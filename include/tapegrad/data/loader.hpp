@@ -4,8 +4,8 @@
 ///
 ///     tapegrad::data::DataLoader<float> loader(train, tapegrad::data::DataLoaderOptions(128).shuffle(true).seed(1));
 ///     for (int epoch = 0; epoch < 10; ++epoch) {
-///       for (const auto& batch : loader) {                 // one epoch per loop
-///         auto x = tape.constant(batch.features);
+///       for (auto& batch : loader) {                       // one epoch per loop
+///         auto x = tape.constant(std::move(batch.features));  // no copy: see next()
 ///         ...
 ///       }
 ///     }
@@ -61,8 +61,10 @@ class DataLoader {
   /// Starts a new epoch (reshuffling if asked).
   void reset();
   /// The next batch of the current epoch, or nullptr at its end. The batch is a buffer of the
-  /// loader, overwritten by the next call.
-  const Batch<T>* next();
+  /// loader, overwritten by the next call. Its arrays may be moved out (into
+  /// `Tape::constant(Array&&)`, which hands back the buffer it held, so the next batch is
+  /// gathered into that without allocating); next() reshapes whatever it finds there.
+  Batch<T>* next();
 
   /// An input iterator over the batches of one epoch.
   class iterator {
@@ -70,8 +72,8 @@ class DataLoader {
     using iterator_category = std::input_iterator_tag;
     using value_type = Batch<T>;
     using difference_type = std::ptrdiff_t;
-    using pointer = const Batch<T>*;
-    using reference = const Batch<T>&;
+    using pointer = Batch<T>*;
+    using reference = Batch<T>&;
     iterator() = default;
     reference operator*() const { return *batch_; }
     pointer operator->() const { return batch_; }
@@ -84,9 +86,9 @@ class DataLoader {
 
    private:
     friend class DataLoader;
-    iterator(DataLoader* loader, const Batch<T>* batch) : loader_(loader), batch_(batch) {}
+    iterator(DataLoader* loader, Batch<T>* batch) : loader_(loader), batch_(batch) {}
     DataLoader* loader_ = nullptr;
-    const Batch<T>* batch_ = nullptr;
+    Batch<T>* batch_ = nullptr;
   };
   /// Starts a new epoch: each range-for over the loader is one epoch.
   iterator begin() {
