@@ -125,11 +125,11 @@ void Optimizer<T>::check_shapes() const {
   // update past the end of a stale gradient or state buffer would corrupt memory.
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Node<T>& n = params_[i].node();
-    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || n.grad.shape() == n.value.shape(), name_,
+    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || same_shape(n.grad.shape(), n.value.shape()), name_,
              ": parameter ", i, " has shape ", to_string(n.value.shape()), " but its gradient has shape ",
              to_string(n.grad.shape()), "; was its value replaced after backward()?");
     for (const auto& [name, buffers] : state_) {
-      TG_CHECK(ShapeError, buffers[i].shape() == n.value.shape(), name_, ": parameter ", i, " has shape ",
+      TG_CHECK(ShapeError, same_shape(buffers[i].shape(), n.value.shape()), name_, ": parameter ", i, " has shape ",
                to_string(n.value.shape()), " but its state '", name, "' has shape ", to_string(buffers[i].shape()),
                "; make a new optimizer after reshaping a parameter");
     }
@@ -157,11 +157,12 @@ void SGD<T>::step() {
   const T mu = T(options_.momentum()), keep = T(1 - options_.dampening()), wd = T(options_.weight_decay());
   const bool nesterov = options_.nesterov();
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    if (!this->has_gradient(i)) continue;
-    Parameter<T>& p = this->params_[i];
-    T* w = p.value().data();
-    const T* g = p.grad().data();
-    const std::size_t n = p.value().size();
+    // The node once: has_gradient(), value() and grad() each look it up and check it.
+    Node<T>& node = this->params_[i].node();
+    if (!(node.requires_grad && node.has_grad)) continue;
+    T* w = node.value.data();
+    const T* g = node.grad.data();
+    const std::size_t n = node.value.size();
     if (mu == T(0)) {
       for (std::size_t k = 0; k < n; ++k) w[k] -= lr * (g[k] + wd * w[k]);
       continue;
