@@ -17,7 +17,7 @@ template <class T>
 void accumulate_unbroadcast(Backward<T>& b, std::size_t i, const Array<T>& g) {
   if (!b.needs_grad(i)) return;
   const Array<T>& x = b.input(i);
-  if (g.shape() == x.shape()) {
+  if (same_shape(g.shape(), x.shape())) {
     b.accumulate(i, g);
     return;
   }
@@ -28,7 +28,7 @@ void accumulate_unbroadcast(Backward<T>& b, std::size_t i, const Array<T>& g) {
 
 template <class T>
 void check_same_shape(const char* op, const Var<T>& a, const Var<T>& b) {
-  TG_CHECK(ShapeError, a.shape() == b.shape(), op, ": shapes ", to_string(a.shape()), " and ",
+  TG_CHECK(ShapeError, same_shape(a.shape(), b.shape()), op, ": shapes ", to_string(a.shape()), " and ",
            to_string(b.shape()), " differ (this op does not broadcast)");
 }
 
@@ -103,9 +103,9 @@ void linear_backward(Backward<T>& g) {
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   Op<T> op("linear", {x, w, b});
-  const Array<T>& xv = x.value();
-  const Array<T>& wv = w.value();
-  const Array<T>& bv = b.value();
+  const Array<T>& xv = op.input(0);
+  const Array<T>& wv = op.input(1);
+  const Array<T>& bv = op.input(2);
   check_linear(xv, wv, &bv);
   const std::size_t m = xv.shape()[0], n = wv.shape()[1];
   Array<T>& y = op.output({m, n});
@@ -117,8 +117,8 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& w) {
   Op<T> op("linear", {x, w});
-  const Array<T>& xv = x.value();
-  const Array<T>& wv = w.value();
+  const Array<T>& xv = op.input(0);
+  const Array<T>& wv = op.input(1);
   check_linear<T>(xv, wv, nullptr);
   Array<T>& y = op.output({xv.shape()[0], wv.shape()[1]});
   kernels::gemm(false, false, T(1), xv, wv, T(0), y);
@@ -202,8 +202,8 @@ Var<T> affine(const Var<T>& x, detail::scalar_t<T> alpha, detail::scalar_t<T> be
 template <class T>
 Var<T> relu(const Var<T>& x) {
   Op<T> op("relu", {x});
-  Array<T>& y = op.output(x.shape());
-  const T* xp = x.value().data();
+  Array<T>& y = op.output(op.input(0).shape());
+  const T* xp = op.input(0).data();
   T* yp = y.data();
   for (std::size_t i = 0, n = y.size(); i < n; ++i) yp[i] = xp[i] > T(0) ? xp[i] : T(0);
   return op.finish([](Backward<T>& g) {
@@ -413,20 +413,27 @@ Var<T> bce(const Var<T>& p, const Var<T>& y) {
 template <class T>
 Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y) {
   Op<T> op("bce_with_logits", {z, y});
-  check_same_shape("bce_with_logits", z, y);
-  const Array<T>& zv = z.value();
-  const Array<T>& yv = y.value();
+  const Array<T>& zv = op.input(0);
+  const Array<T>& yv = op.input(1);
+  TG_CHECK(ShapeError, same_shape(zv.shape(), yv.shape()), "bce_with_logits: shapes ", to_string(zv.shape()), " and ",
+           to_string(yv.shape()), " differ (this op does not broadcast)");
   TG_CHECK(ValueError, zv.size() > 0, "bce_with_logits: empty input of shape ", to_string(zv.shape()));
+  // σ(z) is saved for backward: it shares e^-|z| with the loss, so backward needs no exp.
+  T* sig = op.recording() ? op.save(0, zv.shape()).data() : nullptr;
   double total = 0;
   for (std::size_t i = 0; i < zv.size(); ++i) {
     const T zi = zv.data()[i], yi = yv.data()[i];
-    total += double(std::max(zi, T(0)) - zi * yi + std::log1p(std::exp(-std::abs(zi))));
+    const T e = std::exp(-std::abs(zi));
+    total += double(std::max(zi, T(0)) - zi * yi + std::log1p(e));
+    // σ(z) without overflow: for z < 0 use e^z / (1 + e^z).
+    if (sig) sig[i] = zi >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
   }
   Array<T>& out = op.output(Shape{});
   out() = T(total / double(zv.size()));
   return op.finish([](Backward<T>& g) {
     const Array<T>& zv = g.input(0);
     const Array<T>& yv = g.input(1);
+    const T* sig = g.saved(0).data();
     const T scale = g.grad_out()() / T(zv.size());
     for (std::size_t k = 0; k < 2; ++k) {
       if (!g.needs_grad(k)) continue;
@@ -434,10 +441,7 @@ Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y) {
       T* d = t.grad.data();
       for (std::size_t i = 0; i < zv.size(); ++i) {
         const T zi = zv.data()[i];
-        // σ(z) without overflow: for z < 0 use e^z / (1 + e^z).
-        const T e = std::exp(-std::abs(zi));
-        const T sig = zi >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-        const T v = k == 0 ? sig - yv.data()[i] : -zi;
+        const T v = k == 0 ? sig[i] - yv.data()[i] : -zi;
         d[i] = (t.add ? d[i] : T(0)) + scale * v;
       }
       g.mark_written(k);

@@ -161,7 +161,7 @@ void check_bce_weights(const char* op, const BCEOptions& o) {
 
 template <class T>
 void check_same_shape(const char* op, const Var<T>& a, const Var<T>& b) {
-  TG_CHECK(ShapeError, a.shape() == b.shape(), op, ": shapes ", to_string(a.shape()), " and ", to_string(b.shape()),
+  TG_CHECK(ShapeError, same_shape(a.shape(), b.shape()), op, ": shapes ", to_string(a.shape()), " and ", to_string(b.shape()),
            " differ (this op does not broadcast)");
 }
 

@@ -126,11 +126,11 @@ void Optimizer<T>::check_shapes() const {
   // update past the end of a stale gradient or state buffer would corrupt memory.
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Node<T>& n = params_[i].node();
-    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || n.grad.shape() == n.value.shape(), name_,
+    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || same_shape(n.grad.shape(), n.value.shape()), name_,
              ": parameter ", i, " has shape ", to_string(n.value.shape()), " but its gradient has shape ",
              to_string(n.grad.shape()), "; was its value replaced after backward()?");
     for (const auto& [name, buffers] : state_) {
-      TG_CHECK(ShapeError, buffers[i].shape() == n.value.shape(), name_, ": parameter ", i, " has shape ",
+      TG_CHECK(ShapeError, same_shape(buffers[i].shape(), n.value.shape()), name_, ": parameter ", i, " has shape ",
                to_string(n.value.shape()), " but its state '", name, "' has shape ", to_string(buffers[i].shape()),
                "; make a new optimizer after reshaping a parameter");
     }
@@ -158,12 +158,13 @@ void SGD<T>::step() {
   const T mu = T(options_.momentum()), keep = T(1 - options_.dampening()), wd = T(options_.weight_decay());
   const bool nesterov = options_.nesterov();
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    if (!this->has_gradient(i)) continue;
-    Parameter<T>& p = this->params_[i];
-    T* w = p.value().data();
-    const T* g = p.grad().data();
+    // The node once: has_gradient(), value() and grad() each look it up and check it.
+    Node<T>& node = this->params_[i].node();
+    if (!(node.requires_grad && node.has_grad)) continue;
+    T* w = node.value.data();
+    const T* g = node.grad.data();
     T* b = mu == T(0) ? nullptr : this->state(momentum_slot_, i).data();
-    kernels::parallel_for(p.value().size(), kernels::kParallelGrain, [&](std::size_t lo, std::size_t hi) {
+    kernels::parallel_for(node.value.size(), kernels::kParallelGrain, [&](std::size_t lo, std::size_t hi) {
       if (b == nullptr) {
         for (std::size_t k = lo; k < hi; ++k) w[k] -= lr * (g[k] + wd * w[k]);
         return;

@@ -8,8 +8,19 @@ namespace tapegrad {
 
 // ---- grad mode ----------------------------------------------------------------------------
 
+// Every op reads the thread-local modes (grad, anomaly, label). Under -fPIC the default TLS
+// model reaches them through a call to __tls_get_addr, which also makes each op's functions
+// save and restore registers; initial-exec is a load from %fs. Its one limit, a library loaded
+// with dlopen() needs room in the static TLS block, is met: these are 16 bytes, and glibc keeps
+// spare room for exactly this.
+#if defined(__GNUC__) || defined(__clang__)
+#define TAPEGRAD_TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define TAPEGRAD_TLS_FAST
+#endif
+
 namespace {
-thread_local bool t_grad_enabled = true;
+TAPEGRAD_TLS_FAST thread_local bool t_grad_enabled = true;
 }
 
 bool grad_enabled() noexcept { return t_grad_enabled; }
@@ -19,8 +30,8 @@ NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 // ---- anomaly mode and labels (tapegrad/debug.hpp): here, next to the hooks that read them ----
 
 namespace {
-thread_local bool t_anomaly = false;
-thread_local const detail::Site* t_site = nullptr;
+TAPEGRAD_TLS_FAST thread_local bool t_anomaly = false;
+TAPEGRAD_TLS_FAST thread_local const detail::Site* t_site = nullptr;
 }  // namespace
 
 bool anomaly_enabled() noexcept { return t_anomaly; }
@@ -106,11 +117,10 @@ void BufferPool<T>::release(Array<T>& a) {
 // ---- Var ----------------------------------------------------------------------------------
 
 template <class T>
-Node<T>& Var<T>::node() const {
-  if (param_) return *param_;
+void Var<T>::invalid() const {
   TG_CHECK(StateError, tape_ != nullptr, "use of an undefined Var (default-constructed handle)");
   tape_->check(*this, "Var");
-  return tape_->entry(index_).out;
+  throw InternalError("internal error: Var::invalid on a live handle");
 }
 
 template <class T>
@@ -143,11 +153,10 @@ template <class T>
 Tape<T>::Tape() = default;
 
 template <class T>
-void Tape<T>::check(const Var<T>& v, const char* op) const {
-  if (v.param_) return;
+void Tape<T>::invalid(const Var<T>& v, const char* op) const {
   TG_CHECK(StateError, v.tape_ != nullptr, op, ": an input is an undefined Var (default-constructed handle)");
   TG_CHECK(StateError, v.tape_ == this, op, ": an input is recorded on another tape");
-  if (v.generation_ == generation_) return;
+  TG_ASSERT(v.generation_ != generation_, "Tape::invalid on a live handle");
   TG_CHECK(StateError, v.generation_ != freed_by_backward_, op,
            ": this value was freed by backward(), which clears the tape; to run backward twice, "
            "pass BackwardOptions{true} (keep_graph) to the first one");
@@ -157,8 +166,26 @@ void Tape<T>::check(const Var<T>& v, const char* op) const {
 }
 
 template <class T>
+void Tape<T>::refit(Array<T>& a, const Shape& shape) {
+  // Same element count: reshape in place (no reallocation). Otherwise swap through the pool.
+  if (a.size() == numel(shape)) {
+    a.resize(shape);
+    return;
+  }
+  pool_.release(a);
+  a = pool_.acquire(shape);
+}
+
+template <class T>
+void Tape<T>::grow() {
+  chunks_.push_back(std::make_unique<detail::Entry<T>[]>(kChunk));
+}
+
+template <class T>
 std::uint32_t Tape<T>::push(const char* op) {
-  if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<detail::Entry<T>[]>(kChunk));
+  // Growing is rare (once per 256 entries, kept across clear()): out of line, so that this
+  // path, taken by every op, stays a few instructions.
+  if (size_ == chunks_.size() * kChunk) grow();
   detail::Entry<T>& e = entry(size_);
   e.op = op;
   e.site = t_site;  // the innermost Label, for printing and anomaly messages
@@ -217,6 +244,7 @@ template <class T>
 void Tape<T>::clear() {
   for (std::uint32_t i = 0; i < size_; ++i) reset(entry(i));
   size_ = 0;
+  grads_dirty_ = false;
   ++generation_;
 }
 
@@ -277,8 +305,12 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
              "; backward() without a seed needs a one-element value (pass a seed gradient)");
   }
 
-  // A kept tape may hold gradients of an earlier backward: start from zero.
-  for (std::uint32_t i = 0; i <= root.index_; ++i) entry(i).out.has_grad = false;
+  // A kept tape (keep_graph, or a rule that threw) may hold gradients of an earlier backward:
+  // start from zero. clear() resets every entry, so a fresh tape needs no pass here.
+  if (grads_dirty_) {
+    for (std::uint32_t i = 0; i <= root.index_; ++i) entry(i).out.has_grad = false;
+  }
+  grads_dirty_ = true;
 
   fit(r.grad, r.value.shape());
   if (seed) {
@@ -317,25 +349,29 @@ Op<T>::Op(const char* name, std::initializer_list<Var<T>> inputs) : name_(name) 
   }
   TG_CHECK(StateError, tape_ != nullptr, name,
            ": no input is on a tape (all are parameters); bind one with tape.param(p)");
-  bool record = grad_enabled();
-  bool any_requires = false;
-  for (const Var<T>& v : inputs) {
-    tape_->check(v, name);
-    any_requires = any_requires || v.requires_grad();
-  }
-  record = record && any_requires;
+  // The entry first, then one pass over the inputs that checks each handle once and writes
+  // it into the entry; a bad handle pops the entry again, so a failed op leaves no trace.
   index_ = tape_->push(name);
-  detail::Entry<T>& e = entry();
-  e.out.requires_grad = record;
-  if (record || t_anomaly) {  // anomaly mode names the inputs even of ops that record no rule
-    std::uint8_t k = 0;
-    for (const Var<T>& v : inputs) {
-      e.inputs[k].param = v.is_parameter() ? &v.node() : nullptr;
-      e.inputs[k].index = v.index();
-      ++k;
+  entry_ = &tape_->entry(index_);
+  detail::Entry<T>& e = *entry_;
+  bool any_requires = false;
+  std::uint8_t k = 0;
+  for (const Var<T>& v : inputs) {
+    if (!v.is_parameter() && !tape_->live(v)) {
+      tape_->pop();
+      tape_->check(v, name);  // throws the StateError that explains the handle
     }
-    e.n_inputs = k;
+    Node<T>* n = v.is_parameter() ? &v.node() : &tape_->entry(v.index()).out;
+    inputs_[k] = n;
+    any_requires = any_requires || n->requires_grad;
+    e.inputs[k].param = v.is_parameter() ? n : nullptr;
+    e.inputs[k].index = v.index();
+    ++k;
   }
+  const bool record = any_requires && t_grad_enabled;
+  e.out.requires_grad = record;
+  // Anomaly mode names the inputs even of ops that record no rule; otherwise a constant keeps none.
+  e.n_inputs = record || t_anomaly ? k : 0;
 }
 
 template <class T>
@@ -380,7 +416,7 @@ Var<T> Op<T>::finish_with(BackwardFn<T> rule) {
 template <class T>
 void Backward<T>::check_shape(std::size_t i, const Shape& got) const {
   const Shape& want = node(i).value.shape();
-  TG_CHECK(InternalError, got == want, "backward of '", e_.op, "': gradient for input ", i, " has shape ",
+  TG_CHECK(InternalError, same_shape(got, want), "backward of '", e_.op, "': gradient for input ", i, " has shape ",
            to_string(got), " but the input has shape ", to_string(want));
 }
 

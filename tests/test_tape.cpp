@@ -2,6 +2,8 @@
 // seeds, freeing, stale handles, keeping the tape, and flat memory over many steps.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "tapegrad/ops.hpp"
 #include "tapegrad/tape.hpp"
 
@@ -198,6 +200,50 @@ TEST(Tape, FailedOpLeavesTheTapeAsItWas) {
   EXPECT_THROW(tg::add(a, b), tg::ShapeError);
   EXPECT_THROW(tg::bce(a, a), tg::ValueError);  // 2 and 3 are not probabilities
   EXPECT_EQ(tape.size(), before);
+}
+
+TEST(Tape, OpWithADeadHandleLeavesNoEntry) {
+  // Op records its entry before it checks the inputs (one pass); a bad handle must pop it again.
+  tg::Tape<double> tape, other;
+  auto stale = tape.constant(row({1, 2}));
+  tape.clear();
+  auto x = tape.constant(row({3, 4}));
+  auto elsewhere = other.constant(row({5, 6}));
+  EXPECT_THROW(tg::add(x, stale), tg::StateError);
+  EXPECT_THROW(tg::add(x, elsewhere), tg::StateError);
+  EXPECT_THROW(tg::add(x, tg::Var<double>()), tg::StateError);
+  EXPECT_EQ(tape.size(), 1u);
+  tg::Parameter<double> w(row({2, 2}));
+  auto loss = tg::sum(tg::mul(x, w));  // the tape still works, and indices line up
+  EXPECT_EQ(tape.size(), 3u);
+  tape.backward(loss);
+  EXPECT_DOUBLE_EQ(w.grad()(0, 1), 4.0);
+}
+
+namespace {
+bool g_rule_throws = false;  // read by the capture-free rule below
+}  // namespace
+
+TEST(Tape, BackwardAfterAThrowingRuleStartsFromZero) {
+  // A rule that throws leaves the tape uncleared with some gradients written; the next
+  // backward must not add to them.
+  tg::Tape<double> tape;
+  tg::Parameter<double> w(row({2}));
+  auto h = tg::mul(tape.constant(row({3})), w);
+  auto boom = [](const tg::Var<double>& v) {
+    tg::Op<double> op("boom", {v});
+    op.output(v.shape()) = v.value();
+    return op.finish([](tg::Backward<double>& b) {
+      if (g_rule_throws) throw std::runtime_error("boom");
+      b.accumulate(0, b.grad_out());
+    });
+  };
+  auto loss = tg::sum(tg::add(boom(h), h));  // 2·3·w: d/dw = 6
+  g_rule_throws = true;
+  EXPECT_THROW(tape.backward(loss), std::runtime_error);  // after add wrote h's gradient
+  g_rule_throws = false;
+  tape.backward(loss);
+  EXPECT_DOUBLE_EQ(w.grad()(0, 0), 6.0);
 }
 
 TEST(Tape, GradOfANonLeafIsAnError) {

@@ -31,6 +31,20 @@ Array<T> empty_array() {
   return Array<T>(kEmpty);
 }
 
+/// True when both shapes have the same rank and extents. A plain loop: `==` on shapes calls
+/// memcmp, which costs more than the comparison itself at rank <= 4 (it is on every op's path).
+inline bool same_shape(const Shape& a, const Shape& b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const std::size_t* pa = a.data();
+  const std::size_t* pb = b.data();
+  if (n == 2) return ((pa[0] ^ pb[0]) | (pa[1] ^ pb[1])) == 0;  // matrices: most shapes in a step
+  for (std::size_t i = 0; i < n; ++i) {
+    if (pa[i] != pb[i]) return false;
+  }
+  return true;
+}
+
 /// "(4, 2)" — the one way shapes are written in messages.
 std::string to_string(const Shape& shape);
 

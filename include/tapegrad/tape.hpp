@@ -105,12 +105,13 @@ class Var {
   void backward() const;
 
   /// The node behind the handle, after checking the handle is still valid.
-  Node<T>& node() const;
+  Node<T>& node() const;  // inline, below Tape: the check is two compares on every value access
 
  protected:
   friend class Tape<T>;
   Var(Tape<T>* tape, Node<T>* param, std::uint32_t index, std::uint32_t generation)
       : tape_(tape), param_(param), index_(index), generation_(generation) {}
+  [[noreturn]] void invalid() const;  // throws the StateError that explains why the handle is dead
 
   Tape<T>* tape_ = nullptr;
   Node<T>* param_ = nullptr;
@@ -274,22 +275,24 @@ class Tape {
   /// shapes each step, and each entry keeps its buffers across clear()); any other goes back to
   /// the pool and one of the right size is taken from it.
   void fit(Array<T>& a, const Shape& shape) {
-    if (a.size() == numel(shape) && a.dimension() == shape.size()) {
-      if (!std::equal(shape.begin(), shape.end(), a.shape().begin())) a.resize(shape);
-      return;
-    }
-    pool_.release(a);
-    a = pool_.acquire(shape);
+    if (!same_shape(a.shape(), shape)) refit(a, shape);  // the steady loop never leaves this line
   }
   std::uint32_t push(const char* op);
   /// Removes the last entry (an op that failed before finishing).
   void pop();
   Var<T> handle(std::uint32_t i) { return Var<T>(this, nullptr, i, generation_); }
   /// Throws StateError if `v` is not a live value of this tape; `op` names the caller.
-  void check(const Var<T>& v, const char* op) const;
+  void check(const Var<T>& v, const char* op) const {
+    if (v.param_ == nullptr && (v.tape_ != this || v.generation_ != generation_)) invalid(v, op);
+  }
+  /// True when `v` is a live entry of this tape (not a parameter).
+  bool live(const Var<T>& v) const noexcept { return v.tape_ == this && v.generation_ == generation_; }
 
  private:
   void reset(detail::Entry<T>& e);
+  void refit(Array<T>& a, const Shape& shape);
+  void grow();
+  [[noreturn]] void invalid(const Var<T>& v, const char* op) const;
   void run_backward(const Var<T>& root, const Array<T>* seed, BackwardOptions options);
 
   friend class Backward<T>;
@@ -304,8 +307,16 @@ class Tape {
   detail::BufferPool<T> pool_;
   std::uint32_t generation_ = 1;
   std::uint32_t freed_by_backward_ = 0;  // the generation the last backward() cleared
+  bool grads_dirty_ = false;  // a backward ran since the last clear(): entries may have has_grad set
   Array<T> scratch_[4] = {empty_array<T>(), empty_array<T>(), empty_array<T>(), empty_array<T>()};  // Backward::scratch
 };
+
+template <class T>
+inline Node<T>& Var<T>::node() const {
+  if (param_) return *param_;
+  if (tape_ == nullptr || !tape_->live(*this)) invalid();
+  return tape_->entry(index_).out;
+}
 
 /// Defines an op: used by every built-in op, and by user code for custom ops. Name the op,
 /// give its inputs, compute into `output(shape)`, and finish with a backward rule.
@@ -335,6 +346,8 @@ class Op {
   Tape<T>& tape() const noexcept { return *tape_; }
   /// True when the op will record a backward rule.
   bool recording() const noexcept { return entry().out.requires_grad; }
+  /// The value of input `i`, checked once by the constructor (cheaper than `Var::value()`).
+  const Array<T>& input(std::size_t i) const noexcept { return inputs_[i]->value; }
   /// The output buffer, shaped `shape`, contents unspecified: the op fills it.
   Array<T>& output(const Shape& shape);
   /// An extra buffer saved for the backward rule (`Backward::saved(i)`), contents unspecified.
@@ -352,10 +365,12 @@ class Op {
 
  private:
   Var<T> finish_with(BackwardFn<T> rule);
-  detail::Entry<T>& entry() const { return tape_->entry(index_); }
+  detail::Entry<T>& entry() const { return *entry_; }
 
   const char* name_;
   Tape<T>* tape_ = nullptr;
+  detail::Entry<T>* entry_ = nullptr;  // entries never move (chunks are kept), so this stays valid
+  Node<T>* inputs_[kMaxInputs];  // set by the constructor for every input
   std::uint32_t index_ = 0;
   bool has_output_ = false;
   bool finished_ = false;
@@ -367,7 +382,11 @@ class Op {
 template <class T>
 class Backward {
  public:
-  Backward(Tape<T>& tape, detail::Entry<T>& e) : tape_(tape), e_(e) {}
+  Backward(Tape<T>& tape, detail::Entry<T>& e) : tape_(tape), e_(e) {
+    // Resolved once: a rule asks for each input's node several times (needs_grad, input,
+    // grad_target, mark_written).
+    for (std::size_t i = 0; i < e.n_inputs; ++i) nodes_[i] = &tape.resolve(e.inputs[i]);
+  }
 
   const char* op() const noexcept { return e_.op; }
   const Array<T>& output() const noexcept { return e_.out.value; }
@@ -413,7 +432,7 @@ class Backward {
   ~Backward();
 
  private:
-  Node<T>& node(std::size_t i) const { return tape_.resolve(e_.inputs[i]); }
+  Node<T>& node(std::size_t i) const { return *nodes_[i]; }
   // Shapes n.grad as n.value: a tape node takes a buffer from the pool; a parameter whose value
   // was replaced by one of another shape resizes its own.
   void prepare(Node<T>& n) { tape_.fit(n.grad, n.value.shape()); }
@@ -425,6 +444,7 @@ class Backward {
 
   Tape<T>& tape_;
   detail::Entry<T>& e_;
+  Node<T>* nodes_[kMaxInputs] = {};
   std::size_t n_scratch_ = 0;
 };
 

@@ -29,13 +29,16 @@ class Linear : public Module<T> {
   Linear(const LinearOptions& options, Rng& rng);
   Var<T> forward(const Var<T>& x) override;
 
-  Parameter<T>& weight() { return this->param("weight"); }
+  Parameter<T>& weight() { return this->param_at(weight_); }
   /// Throws ValueError for a layer without bias.
-  Parameter<T>& bias() { return this->param("bias"); }
+  Parameter<T>& bias() { return options_.has_bias ? this->param_at(bias_) : this->param("bias"); }
   const LinearOptions& options() const noexcept { return options_; }
 
  private:
   LinearOptions options_;
+  // Positions in the registry, found at registration: forward() runs every step, and a lookup
+  // by name there cost more than the bias add. The registry stays the one owner of the handles.
+  std::size_t weight_ = 0, bias_ = 0;
 };
 
 }  // namespace tapegrad::nn
