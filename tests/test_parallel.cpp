@@ -40,21 +40,30 @@ bool bit_identical(const Array<T>& a, const Array<T>& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// Large enough to be split (over 2^21 multiply-adds: kParallelGemm in src/kernels.cpp): cut by rows (m >= n) or by columns, with
+// Large enough to be split (over 2^21 multiply-adds: kParallelGemm in src/kernels.cpp): cut by rows, or by columns (m < 32), with
 // sides that are and are not multiples of 16, and one side too short to cut in two.
 const std::size_t kShapes[][3] = {{200, 90, 128}, {90, 300, 100}, {256, 256, 48}, {20, 2048, 64}, {1000, 17, 130}};
 
 // Not bit-identical across thread counts: OpenBLAS picks its kernels and blocking by the
 // sizes of each call, and a slice is a call of other sizes (measured: float products differ in
-// their last bits, double ones did not). Rounding-level agreement is what holds.
+// their last bits, double ones did not). Rounding-level agreement is what holds: each result is
+// within k·eps·(|alpha| Σ|a||b| + |beta| |c|) of the exact one (the standard bound for a dot
+// product of k terms), so two results are within twice that of each other.
 template <class T>
-void expect_close(const Array<T>& got, const Array<T>& want, std::size_t k, const std::string& what) {
+void expect_close(const Array<T>& got, const Array<T>& want, bool ta, bool tb, T alpha, const Array<T>& a,
+                  const Array<T>& b, T beta, const Array<T>& c0, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
-  // A dot product of k terms of size ~1 (plus beta*C) carries ~sqrt(k) roundings of each term.
-  const double tol = 8 * std::sqrt(double(k)) * std::numeric_limits<T>::epsilon();
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    ASSERT_NEAR(double(got.data()[i]), double(want.data()[i]), tol * (1 + std::abs(double(want.data()[i]))))
-        << what << " at flat index " << i;
+  const std::size_t m = got.shape()[0], n = got.shape()[1], k = ta ? a.shape()[0] : a.shape()[1];
+  const double eps = std::numeric_limits<T>::epsilon();
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double magnitude = std::abs(double(beta) * double(c0(i, j)));
+      for (std::size_t p = 0; p < k; ++p) {
+        magnitude += std::abs(double(alpha) * double(ta ? a(p, i) : a(i, p)) * double(tb ? b(j, p) : b(p, j)));
+      }
+      ASSERT_NEAR(double(got(i, j)), double(want(i, j)), 2 * double(k) * eps * magnitude)
+          << what << " at (" << i << ", " << j << ")";
+    }
   }
 }
 
@@ -82,7 +91,7 @@ void check_split_matches_one_thread() {
             const std::string what = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" +
                                      std::to_string(k) + " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) +
                                      " beta=" + std::to_string(double(beta)) + " threads=" + std::to_string(threads);
-            expect_close(split, one, k, what);
+            expect_close(split, one, bool(ta), bool(tb), T(1.5), a, b, beta, c0, what);
             EXPECT_TRUE(bit_identical(split, again)) << what;
           }
         }
@@ -118,7 +127,9 @@ TEST(Parallel, ConcurrentCallersEachGetTheirOwnProduct) {
     });
   }
   for (auto& t : callers) t.join();
-  for (int i = 0; i < kCallers; ++i) expect_close(got[i], want[i], 192, "caller " + std::to_string(i));
+  for (int i = 0; i < kCallers; ++i) {
+    expect_close(got[i], want[i], false, false, 1.f, a[i], b[i], 0.f, want[i], "caller " + std::to_string(i));
+  }
 }
 
 TEST(Parallel, ThreadCountBelowOneMeansOne) {
