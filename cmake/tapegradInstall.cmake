@@ -66,25 +66,24 @@ set(_tg_pc_public "")
 set(_tg_pc_private "")
 set(TAPEGRAD_PC_LIBS "")
 set(TAPEGRAD_PC_LIBS_PRIVATE "")
-# A linker flag for tapegrad.pc: in Libs when the consumer's link needs it, else Libs.private.
-macro(_tapegrad_pc_flag flag)
-  if(_tg_needed)
-    string(APPEND TAPEGRAD_PC_LIBS " ${flag}")
-  else()
-    string(APPEND TAPEGRAD_PC_LIBS_PRIVATE " ${flag}")
-  endif()
-endmacro()
 foreach(_tg_lib IN LISTS _tg_all)
   # Whatever the consumer links must be found by the config: the public dependencies, and all
   # of a static library's. A shared library's private ones are resolved by the dynamic linker.
+  # pkg-config likewise: a static-only install must link its dependencies with plain `--libs`,
+  # so they all go in Libs/Requires; a shared library keeps its private ones in
+  # Libs.private/Requires.private (`--static`).
   if(_tg_lib IN_LIST _tg_interface OR _tg_type STREQUAL "STATIC_LIBRARY")
     set(_tg_needed ON)
+    set(_tg_pc_libs TAPEGRAD_PC_LIBS)
+    set(_tg_pc_requires _tg_pc_public)
   else()
     set(_tg_needed OFF)
+    set(_tg_pc_libs TAPEGRAD_PC_LIBS_PRIVATE)
+    set(_tg_pc_requires _tg_pc_private)
   endif()
   # A system library by name (m, pthread): linked as -l<name>, nothing to find.
   if(NOT TARGET "${_tg_lib}" AND _tg_lib MATCHES "^[A-Za-z0-9_.+-]+$")
-    _tapegrad_pc_flag("-l${_tg_lib}")
+    string(APPEND ${_tg_pc_libs} " -l${_tg_lib}")
     continue()
   endif()
   string(MAKE_C_IDENTIFIER "${_tg_lib}" _tg_key)
@@ -96,15 +95,9 @@ foreach(_tg_lib IN LISTS _tg_all)
     string(APPEND _tg_find "${_tg_find_${_tg_key}}\n")
   endif()
   if(_tg_lib STREQUAL "Threads::Threads")  # no pkg-config module: a flag
-    _tapegrad_pc_flag("-pthread")
-    continue()
-  endif()
-  # pkg-config: a static-only install must link its dependencies with plain `--libs`, so they all
-  # go in Requires; a shared library keeps its private ones in Requires.private (`--static`).
-  if(_tg_needed)
-    list(APPEND _tg_pc_public "${_tg_pc_${_tg_key}}")
+    string(APPEND ${_tg_pc_libs} " -pthread")
   else()
-    list(APPEND _tg_pc_private "${_tg_pc_${_tg_key}}")
+    list(APPEND ${_tg_pc_requires} "${_tg_pc_${_tg_key}}")
   endif()
 endforeach()
 set(TAPEGRAD_CONFIG_FIND_DEPENDENCIES "${_tg_find}")

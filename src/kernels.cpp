@@ -64,8 +64,9 @@ constexpr std::size_t kParallelGemm = std::size_t(1) << 21;
 constexpr std::size_t kSliceAlign = 16;
 
 // One product, cut into slices of C's rows or columns, one per thread; each slice is an
-// independent single-threaded BLAS call on sub-matrices of A, B and C. Which slice a row lands
-// in never changes a result bit: every element of C is computed by the same arithmetic.
+// independent single-threaded BLAS call on sub-matrices of A, B and C. OpenBLAS picks kernels by
+// each call's sizes, so a float C may differ in its last bits from the one-call product (fixed
+// for a given thread count; tests/test_parallel.cpp bounds the difference).
 template <class T>
 struct GemmJob {
   bool ta, tb;
@@ -93,10 +94,7 @@ struct GemmJob {
 
   // Where slice p starts, along the side that is cut.
   std::size_t boundary(int p) const {
-    const std::size_t len = by_rows() ? m : n;
-    if (p >= slices) return len;
-    const std::size_t cut = (len * std::size_t(p) / std::size_t(slices) + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
-    return std::min(cut, len);
+    return detail::slice_begin(by_rows() ? m : n, std::size_t(p), std::size_t(slices), kSliceAlign);
   }
 
   // C[i0:i1, j0:j1] = alpha op(A)[i0:i1, :] op(B)[:, j0:j1] + beta C[i0:i1, j0:j1]

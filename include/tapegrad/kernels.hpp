@@ -24,6 +24,13 @@ using SliceFn = void (*)(const void* context, int part) noexcept;
 /// the others on tapegrad's workers; returns when all are done. While another caller's job holds
 /// the workers, every part runs on the calling thread (same results, no waiting on each other).
 void run_parallel(int parts, SliceFn fn, const void* context);
+/// Where slice p of `parts` starts in [0, len): the even cut rounded up to a multiple of
+/// `align`, so slices are whole tiles (and two threads never write one cache line); len for
+/// p >= parts. Trailing slices may be empty.
+inline std::size_t slice_begin(std::size_t len, std::size_t p, std::size_t parts, std::size_t align) {
+  if (p >= parts) return len;
+  return std::min(len, (len * p / parts + align - 1) / align * align);
+}
 }  // namespace detail
 
 namespace kernels {
@@ -47,13 +54,14 @@ void parallel_for(std::size_t n, std::size_t grain, const F& f) {
   struct Job {
     const F* f;
     std::size_t n, parts;
-    // Range boundaries on multiples of 16 items, so that two threads never write one cache line.
-    std::size_t boundary(std::size_t p) const { return p >= parts ? n : std::min(n, (n * p / parts + 15) / 16 * 16); }
   };
   const Job job{&f, n, parts};
   detail::run_parallel(int(parts), [](const void* context, int part) noexcept {
     const Job& j = *static_cast<const Job*>(context);
-    const std::size_t begin = j.boundary(std::size_t(part)), end = j.boundary(std::size_t(part) + 1);
+    const std::size_t p = std::size_t(part);
+    // 16 items: two threads never write one cache line.
+    const std::size_t begin = detail::slice_begin(j.n, p, j.parts, 16);
+    const std::size_t end = detail::slice_begin(j.n, p + 1, j.parts, 16);
     if (begin < end) (*j.f)(begin, end);
   }, &job);
 }

@@ -283,7 +283,7 @@ class Tape {
   Var<T> handle(std::uint32_t i) { return Var<T>(this, nullptr, i, generation_); }
   /// Throws StateError if `v` is not a live value of this tape; `op` names the caller.
   void check(const Var<T>& v, const char* op) const {
-    if (v.param_ == nullptr && (v.tape_ != this || v.generation_ != generation_)) invalid(v, op);
+    if (v.param_ == nullptr && !live(v)) invalid(v, op);
   }
   /// True when `v` is a live entry of this tape (not a parameter).
   bool live(const Var<T>& v) const noexcept { return v.tape_ == this && v.generation_ == generation_; }
