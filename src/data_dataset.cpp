@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -5,6 +6,7 @@
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/kernels.hpp"
 
 namespace tapegrad::data {
 
@@ -64,10 +66,17 @@ void TensorDataset<T>::gather(const std::size_t* indices, std::size_t n, Batch<T
   shape_as(out.features, with_rows(n, feature_shape()));
   shape_as(out.targets, with_rows(n, target_shape()));
   const std::size_t fs = numel(feature_shape()), ts = numel(target_shape());
-  for (std::size_t k = 0; k < n; ++k) {
-    std::memcpy(out.features.data() + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
-    std::memcpy(out.targets.data() + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
-  }
+  T* const features = out.features.data();
+  T* const targets = out.targets.data();
+  // Rows scattered over a large dataset come from memory, not cache: two threads copying keep
+  // twice as many cache misses in flight (measured on Fashion-MNIST's 128 x 784 batches).
+  kernels::parallel_for(n, std::max<std::size_t>(1, kernels::kParallelGrain / std::max<std::size_t>(fs, 1)),
+                        [&](std::size_t begin, std::size_t end) {
+                          for (std::size_t k = begin; k < end; ++k) {
+                            std::memcpy(features + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
+                            std::memcpy(targets + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
+                          }
+                        });
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tapegrad/data/dataset.hpp"
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim/adam.hpp"
@@ -188,4 +189,83 @@ TEST(Parallel, OptimizerUpdatesAreTheSameOnEveryThreadCount) {
     return opt::RMSprop<float>(p, opt::RMSpropOptions(1e-2).centered(true).momentum(0.9));
   });
   expect_same_on_every_thread_count("RMSprop", [](Params p) { return opt::RMSprop<float>(p); });
+}
+
+#if defined(__x86_64__)
+namespace {
+// Half the smallest normal float: subnormal unless the thread flushes it.
+float halved_tiny() {
+  volatile float tiny = std::numeric_limits<float>::min();
+  volatile float half = tiny * 0.5f;
+  return half;
+}
+}  // namespace
+
+TEST(Parallel, FlushSubnormalsLastsAsLongAsTheGuard) {
+  ASSERT_NE(halved_tiny(), 0.f) << "the test process already flushes subnormals";
+  {
+    const tg::kernels::FlushSubnormals flush;
+    EXPECT_EQ(halved_tiny(), 0.f);
+  }
+  EXPECT_NE(halved_tiny(), 0.f);
+}
+
+namespace {
+// One step with a zero gradient from state `key` = a subnormal number (1e-39, below
+// std::numeric_limits<float>::min()): the decayed state must come out as exactly zero, and the
+// caller's thread must still compute subnormals afterwards.
+template <class Opt, class MakeOptimizer>
+void expect_subnormal_state_flushed(const std::string& key, const MakeOptimizer& make_optimizer) {
+  tg::Parameter<float> w(Array<float>{1.f, -2.f});
+  Opt opt = make_optimizer(std::vector<tg::Parameter<float>>{w});
+  auto state = opt.state_dict();
+  for (auto& [name, value] : state) {
+    if (name == "step") value = Array<float>(5.f);  // past SGD's first-step rule
+    if (name == key + ".0") value.fill(1e-39f);
+  }
+  opt.load_state_dict(state);
+  opt.zero_grad();
+  w.grad().fill(0.f);
+  opt.step();
+  for (const auto& [name, value] : opt.state_dict()) {
+    if (name == key + ".0") {
+      EXPECT_EQ(value, (Array<float>{0.f, 0.f})) << key;
+    }
+  }
+  EXPECT_NE(halved_tiny(), 0.f) << "the step left the caller flushing subnormals";
+}
+}  // namespace
+
+TEST(Parallel, OptimizersFlushSubnormalStateToZero) {
+  namespace opt = tg::optim;
+  using Params = std::vector<tg::Parameter<float>>;
+  expect_subnormal_state_flushed<opt::Adam<float>>("exp_avg", [](Params p) { return opt::Adam<float>(p); });
+  expect_subnormal_state_flushed<opt::SGD<float>>(
+      "momentum_buffer", [](Params p) { return opt::SGD<float>(p, opt::SGDOptions(0.1).momentum(0.9)); });
+  expect_subnormal_state_flushed<opt::RMSprop<float>>("square_avg",
+                                                      [](Params p) { return opt::RMSprop<float>(p); });
+}
+#endif
+
+TEST(Parallel, GatherCutAcrossThreadsCopiesEveryRow) {
+  Threads restore;
+  // 400 rows of 100 features = 40,000 items: two ranges at two threads.
+  const std::size_t rows = 500, cols = 100;
+  Array<float> features = xt::zeros<float>({rows, cols});
+  Array<float> targets = xt::zeros<float>({rows});
+  for (std::size_t r = 0; r < rows; ++r) {
+    targets(r) = float(r);
+    for (std::size_t c = 0; c < cols; ++c) features(r, c) = float(r * 1000 + c);
+  }
+  const tg::data::TensorDataset<float> ds(features, targets);
+  std::vector<std::size_t> idx(400);
+  for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = (k * 7919) % rows;
+  tg::set_num_threads(2);
+  tg::data::Batch<float> out;
+  ds.gather(idx.data(), idx.size(), out);
+  ASSERT_EQ(out.features.shape(), (tg::Shape{400, cols}));
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    ASSERT_EQ(out.targets(k), float(idx[k])) << "row " << k;
+    for (std::size_t c = 0; c < cols; ++c) ASSERT_EQ(out.features(k, c), float(idx[k] * 1000 + c)) << "row " << k;
+  }
 }

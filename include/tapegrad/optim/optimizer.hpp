@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/kernels.hpp"
 #include "tapegrad/tape.hpp"
 
 /// Declares an option of an options struct the libtorch way (torch/arg.h): a chainable setter
@@ -92,6 +93,19 @@ class Optimizer {
   std::uint64_t advance() {
     check_shapes();
     return ++steps_;
+  }
+  /// Runs update(begin, end) over the elements [0, n) of one parameter, in parallel slices
+  /// (kernels::parallel_for) and with subnormals flushed to zero (kernels::FlushSubnormals).
+  /// Why the flush: state decays geometrically while a gradient is zero (Adam's first moment by
+  /// β1 = 0.9 a step), so after a few hundred steps the state of weights fed by always-zero
+  /// inputs, such as an image's blank border, is subnormal; on Fashion-MNIST that made Adam's
+  /// step 1.6x slower. Values below 1e-38 (float) change no update visibly.
+  template <class F>
+  static void update_slices(std::size_t n, const F& update) {
+    kernels::parallel_for(n, kernels::kParallelGrain, [&update](std::size_t begin, std::size_t end) {
+      const kernels::FlushSubnormals flush;
+      update(begin, end);
+    });
   }
 
   std::vector<Parameter<T>> params_;
