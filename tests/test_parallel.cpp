@@ -41,9 +41,11 @@ bool bit_identical(const Array<T>& a, const Array<T>& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// Large enough to be split (over 2^21 multiply-adds: kParallelGemm in src/kernels.cpp): cut by rows, or by columns (m < 32), with
-// sides that are and are not multiples of 16, and one side too short to cut in two.
-const std::size_t kShapes[][3] = {{200, 90, 128}, {90, 300, 100}, {256, 256, 48}, {20, 2048, 64}, {1000, 17, 130}};
+// Large enough to be split (over 2^21 multiply-adds: kParallelGemm in src/kernels.cpp): cut by
+// rows, by columns (m < 32), or along k with partial products (k >= 2 max(m, n)), with sides that
+// are and are not multiples of 16, and one side too short to cut in two.
+const std::size_t kShapes[][3] = {{200, 90, 128}, {90, 300, 100}, {256, 256, 48}, {20, 2048, 64},
+                                  {1000, 17, 130}, {64, 48, 700}, {40, 60, 1000}};
 
 // Not bit-identical across thread counts: OpenBLAS picks its kernels and blocking by the
 // sizes of each call, and a slice is a call of other sizes (measured: float products differ in
@@ -113,10 +115,12 @@ TEST(Parallel, ConcurrentCallersEachGetTheirOwnProduct) {
   constexpr int kCallers = 3;
   std::vector<Array<float>> a, b, want, got;
   for (int i = 0; i < kCallers; ++i) {
-    a.push_back(rng.normal<float>({128, 192}));
-    b.push_back(rng.normal<float>({192, 128}));
-    want.push_back(xt::zeros<float>({128, 128}));
-    got.push_back(xt::zeros<float>({128, 128}));
+    // Callers 0 and 2 cut C's rows; caller 1 cuts k, into its own partial products.
+    const std::size_t m = i == 1 ? 64 : 128, n = i == 1 ? 48 : 128, k = i == 1 ? 700 : 192;
+    a.push_back(rng.normal<float>({m, k}));
+    b.push_back(rng.normal<float>({k, n}));
+    want.push_back(xt::zeros<float>({m, n}));
+    got.push_back(xt::zeros<float>({m, n}));
     tg::kernels::gemm<float>(false, false, 1.f, a[i], b[i], 0.f, want[i]);
   }
   // Each caller either gets the pool or, while another holds it, computes alone.
