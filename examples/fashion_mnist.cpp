@@ -1,12 +1,18 @@
 // Fashion-MNIST with an MLP [784, 256, 128, 10]: ReLU, Adam (lr 1e-3), batch 128, softmax
 // cross-entropy, 10 epochs — the setup libtorch's C++ frontend runs in ~0.84 s per epoch to a
-// test accuracy of 0.886 on this kind of machine.
+// test accuracy of 0.886 on this kind of machine. Two things from the toolkit come on top, and
+// each can be switched off: the pixels are standardised (per pixel, fitted on the training set),
+// and the learning rate anneals from 1e-3 to 0 along a cosine over the epochs. Final test
+// accuracy over seeds 1-6 at one thread: 0.8823-0.8888 with the plain recipe, 0.8852-0.8921
+// standardised, 0.8917-0.8953 with the cosine, 0.8970-0.8993 with both (the default).
 //
 //     scripts/demo fashion_mnist                      # installs the data set and gnuplot if needed
 //     build/examples/fashion_mnist --epochs 3 --train-subset 10000 --out-dir /tmp/fm
+//     build/examples/fashion_mnist --no-standardize --schedule constant   # the plain recipe
 //
 // Prints one line per epoch and the final test accuracy; writes the curves as CSV (and as a PNG
-// when gnuplot is installed) and the trained model as a checkpoint in the output directory.
+// when gnuplot is installed), the trained model as a checkpoint, and the standardiser's mean and
+// scale (which the model's inputs need) in the output directory.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +39,8 @@ struct Config {
   std::uint64_t seed = 42;
   double min_test_accuracy = 0;
   int threads = 0;
+  bool standardize = true;
+  std::string schedule = "cosine";
 };
 
 // Accuracy of the model on a whole dataset, evaluated in chunks without recording.
@@ -74,12 +82,20 @@ void plot(const std::string& dir) {
 int run(const Config& cfg) {
   using clock = std::chrono::steady_clock;
   if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
-  const auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_subset);
-  const auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_subset);
+  auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_subset);
+  auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_subset);
+  tg::data::Standardizer<float> scaler;
+  if (cfg.standardize) {
+    scaler.fit(train.features());
+    scaler.transform_inplace(train.features());
+    scaler.transform_inplace(test.features());
+  }
 
   tg::Rng rng(cfg.seed);
   tg::nn::MLP<float> model({784, 256, 128, 10}, rng);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
+  // Stepped once per epoch: epoch e (from 0) trains at lr · (1 + cos(π e / epochs)) / 2.
+  tg::optim::CosineAnnealingLR<float> cosine(opt, cfg.epochs);
   tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
   tg::Tape<float> tape;
   const bool progress = ::isatty(STDERR_FILENO) != 0;
@@ -109,6 +125,7 @@ int run(const Config& cfg) {
     }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     if (progress) std::fprintf(stderr, "\r\033[K");
+    if (cfg.schedule == "cosine") cosine.step();
     test_acc = evaluate(model, test, tape);
     const double loss = loss_sum / double(seen), train_acc = correct / double(seen);
     std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, cfg.epochs, loss, train_acc,
@@ -131,6 +148,8 @@ int run(const Config& cfg) {
     tg::io::write_csv(cfg.out_dir + "/fashion_mnist_curves.csv", {"epoch", "loss", "train_acc", "test_acc", "seconds"},
                       curves);
     tg::save(model, cfg.out_dir + "/fashion_mnist_model.npz");
+    // The model expects standardised pixels: keep the mean and scale it was trained with.
+    if (cfg.standardize) tg::io::write_npz(cfg.out_dir + "/fashion_mnist_standardizer.npz", scaler.state_dict());
     if (have_gnuplot()) plot(cfg.out_dir);
   }
   if (test_acc < cfg.min_test_accuracy) {
@@ -152,7 +171,10 @@ int main(int argc, char** argv) {
   app.add_option("--test-subset", cfg.test_subset, "Use only the first N test images (0: all 10000)");
   app.add_option("--out-dir", cfg.out_dir, "Where to write the curves (CSV, PNG) and the model (empty: nowhere)");
   app.add_option("--batch-size", cfg.batch_size, "Mini-batch size")->check(CLI::PositiveNumber);
-  app.add_option("--lr", cfg.lr, "Adam's learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--lr", cfg.lr, "Adam's (initial) learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--schedule", cfg.schedule, "Learning rate over the epochs: cosine (anneal to 0) or constant")
+      ->check(CLI::IsMember({"cosine", "constant"}));
+  app.add_flag("!--no-standardize", cfg.standardize, "Feed the pixels scaled to [0, 1] instead of standardised");
   app.add_option("--seed", cfg.seed, "Seed of the weights and of the shuffling");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
