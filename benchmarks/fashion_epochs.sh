@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times an epoch of examples/fashion_mnist against the same training in libtorch's C++ frontend
-# (benchmarks/fashion_mnist_libtorch.cpp, when libtorch-dev is installed), side by side.
+# (benchmarks/fashion_mnist_libtorch.cpp, when libtorch-dev is installed), side by side. Both run
+# the recipe: pixels in [0, 1], constant rate (the example's --no-standardize --schedule
+# constant; its defaults do the same work per step, on other numbers).
 #
 #   benchmarks/fashion_epochs.sh [rounds] [epochs]      (defaults: 3 rounds of 3 epochs)
 #
@@ -15,6 +17,10 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 ROUNDS="${1:-3}"
 EPOCHS="${2:-3}"
 THREADS="${THREADS:-1 2}"
+if ! [ "$EPOCHS" -ge 2 ] 2>/dev/null; then
+  echo "fashion_epochs.sh: epochs must be 2 or more (the first of each run is not counted), got '$EPOCHS'" >&2
+  exit 2
+fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
@@ -33,7 +39,7 @@ trap 'rm -f "$times"' EXIT
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     echo "round $r/$ROUNDS threads $t" >&2
-    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' | sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/tapegrad $t \1 \2/p" >>"$times"
+    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' --no-standardize --schedule constant | sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/tapegrad $t \1 \2/p" >>"$times"
     if [ -n "$libtorch" ]; then
       "$libtorch" --threads "$t" --epochs "$EPOCHS" | sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/libtorch $t \1 \2/p" >>"$times"
     fi

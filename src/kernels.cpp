@@ -28,10 +28,11 @@ namespace tapegrad::kernels {
 namespace {
 constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;
 }
-FlushSubnormals::FlushSubnormals() noexcept : saved_(_mm_getcsr()) {
-  _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+FlushSubnormals::FlushSubnormals() noexcept : saved_(_mm_getcsr() & (kFlushToZero | kDenormalsAreZero)) {
+  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
 }
-FlushSubnormals::~FlushSubnormals() { _mm_setcsr(saved_); }
+// Only the two mode bits go back: the exception flags raised meanwhile stay raised.
+FlushSubnormals::~FlushSubnormals() { _mm_setcsr((_mm_getcsr() & ~(kFlushToZero | kDenormalsAreZero)) | saved_); }
 #else
 FlushSubnormals::FlushSubnormals() noexcept : saved_(0) {}
 FlushSubnormals::~FlushSubnormals() = default;
@@ -114,34 +115,37 @@ struct GemmJob {
   T* c;
   std::size_t ldc;
   int slices = 1;
+  Cut cut = Cut::rows;
   T* partial = nullptr;  // inner cut: slices - 1 products of m x n, contiguous
 
-  // The inner cut when k dominates, as in a layer's forward product x·W with a batch and an
-  // output narrower than the input: thread p then reads only its rows of W, the same rows its
-  // slice of dW = xᵀ·δ (a row cut) writes and its range of the optimizer's update (contiguous)
-  // updates, so the weights never move between cores. With row slices every thread read all of
-  // W after the update had written half of it on the other core: on Fashion-MNIST at two
-  // threads Adam's step took 280 us instead of 130, and an epoch 0.59 s instead of 0.50. Adding
-  // the partials costs m·n per extra thread against m·n·k for the product.
-  // Otherwise C's rows whenever there are enough of them: measured on Fashion-MNIST's products,
-  // row slices ran at 1.9x one thread and column slices at 1.4-1.7x.
-  Cut cut() const {
-    if (k >= 2 * std::max(m, n)) return Cut::inner;
-    return m >= 2 * kSliceAlign || m >= n ? Cut::rows : Cut::columns;
+  // The inner cut when each thread's share of k is at least as long as C's longer side, as in a
+  // layer's forward product x·W with a batch and an output narrower than the input: thread p
+  // then reads only its rows of W, the rows its slice of dW = xᵀ·δ (a row cut) writes and its
+  // range of the optimizer's update (Optimizer::update_slices cuts whole rows at the same
+  // multiples of 16) updates, so those rows stay in one core's cache. With row slices every
+  // thread read all of W just after the other core had updated half of it: on Fashion-MNIST at
+  // two threads Adam's step took 280 us instead of 130, and an epoch 0.59 s instead of 0.50.
+  // The bound keeps the partial products (m·n per extra thread) small against the product and
+  // against the operands. Otherwise C's rows whenever there are enough of them: measured on
+  // Fashion-MNIST's products, row slices ran at 1.9x one thread and column slices at 1.4-1.7x.
+  void plan(int threads) {
+    slices = 1;
+    if (threads <= 1 || m * n * k < kParallelGemm) return;
+    if (k >= std::size_t(threads) * std::max(m, n)) {
+      cut = Cut::inner;
+    } else {
+      cut = m >= 2 * kSliceAlign || m >= n ? Cut::rows : Cut::columns;
+    }
+    const std::size_t most = cut_length() / kSliceAlign;
+    slices = int(std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), most)));
   }
   std::size_t cut_length() const {
-    switch (cut()) {
+    switch (cut) {
       case Cut::rows: return m;
       case Cut::columns: return n;
       case Cut::inner: return k;
     }
     return m;
-  }
-
-  int count_slices(int threads) const {
-    if (threads <= 1 || m * n * k < kParallelGemm) return 1;
-    const std::size_t slices = cut_length() / kSliceAlign;
-    return int(std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), slices)));
   }
 
   // Where slice p starts, along the side that is cut.
@@ -159,7 +163,8 @@ struct GemmJob {
               int(p1 - p0), alpha, a0, int(lda), b0, int(ldb), out_beta, out + i0 * ldo + j0, int(ldo));
   }
 
-  // C += the partial products, split over the pool like an elementwise loop.
+  // C += the partial products, split over the pool like an elementwise loop. C is a whole
+  // array (ldc == n), so it and the partials are laid out alike.
   void add_partials() const {
     const std::size_t size = m * n, count = std::size_t(slices - 1);
     kernels::parallel_for(size, kParallelGrain, [&](std::size_t begin, std::size_t end) {
@@ -175,7 +180,7 @@ template <class T>
 void gemm_slice(const void* context, int part) noexcept {
   const auto& job = *static_cast<const GemmJob<T>*>(context);
   const std::size_t begin = job.boundary(part), end = job.boundary(part + 1);
-  switch (job.cut()) {
+  switch (job.cut) {
     case Cut::rows:
       if (begin < end) job.run(begin, end, 0, job.n, 0, job.k, job.c, job.ldc, job.beta);
       break;
@@ -217,12 +222,12 @@ void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T bet
   }
   GemmJob<T> job{ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(),
                  c.shape()[1]};
-  job.slices = job.count_slices(num_threads());
+  job.plan(num_threads());
   if (job.slices == 1) {
     job.run(0, m, 0, n, 0, k, job.c, job.ldc, beta);
     return;
   }
-  const bool inner = job.cut() == Cut::inner;
+  const bool inner = job.cut == Cut::inner;
   if (inner) job.partial = partials<T>(std::size_t(job.slices - 1) * m * n);
   detail::run_parallel(job.slices, gemm_slice<T>, &job);
   if (inner) job.add_partials();

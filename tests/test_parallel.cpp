@@ -4,6 +4,8 @@
 // thread count, and callers on several threads at once must each get their own answer.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -45,7 +47,7 @@ bool bit_identical(const Array<T>& a, const Array<T>& b) {
 // rows, by columns (m < 32), or along k with partial products (k >= 2 max(m, n)), with sides that
 // are and are not multiples of 16, and one side too short to cut in two.
 const std::size_t kShapes[][3] = {{200, 90, 128}, {90, 300, 100}, {256, 256, 48}, {20, 2048, 64},
-                                  {1000, 17, 130}, {64, 48, 700}, {40, 60, 1000}};
+                                  {1000, 17, 130}, {64, 48, 1400}, {40, 60, 2000}};
 
 // Not bit-identical across thread counts: OpenBLAS picks its kernels and blocking by the
 // sizes of each call, and a slice is a call of other sizes (measured: float products differ in
@@ -88,7 +90,9 @@ void check_split_matches_one_thread() {
           for (int threads : {2, 3}) {
             tg::set_num_threads(threads);
             ASSERT_EQ(tg::num_threads(), threads);
-            Array<T> split = c0, again = c0;
+            // With beta = 0, C's old contents must not matter, NaN included.
+            const Array<T> start = beta == T(0) ? Array<T>(xt::zeros<T>({m, n}) * std::numeric_limits<T>::quiet_NaN()) : c0;
+            Array<T> split = start, again = start;
             tg::kernels::gemm<T>(ta, tb, T(1.5), a, b, beta, split);
             tg::kernels::gemm<T>(ta, tb, T(1.5), a, b, beta, again);
             const std::string what = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" +
@@ -240,6 +244,41 @@ void expect_subnormal_state_flushed(const std::string& key, const MakeOptimizer&
 }
 }  // namespace
 
+TEST(Parallel, FlushingOnAWorkerEndsWithItsSlice) {
+  Threads restore;
+  tg::set_num_threads(2);
+  // A parameter of 200 rows of 256: two ranges of rows, the second on the worker.
+  tg::Parameter<float> w(Array<float>(xt::ones<float>({200, 256})));
+  tg::optim::Adam<float> opt(std::vector<tg::Parameter<float>>{w});
+  auto state = opt.state_dict();
+  for (auto& [name, value] : state) {
+    if (name == "exp_avg.0") value.fill(1e-39f);
+  }
+  opt.load_state_dict(state);
+  w.grad().fill(0.f);
+  opt.step();
+  for (const auto& [name, value] : opt.state_dict()) {
+    if (name == "exp_avg.0") {
+      EXPECT_TRUE(xt::all(xt::equal(value, 0.f))) << "a range was not flushed";
+    }
+  }
+  // Then a job whose second part surely runs on the worker: the caller's part waits until it
+  // has started. The worker must compute subnormals again.
+  std::atomic<bool> started{false};
+  float on_worker = 0.f;
+  tg::kernels::parallel_for(64, 32, [&](std::size_t begin, std::size_t) {
+    if (begin != 0) {
+      on_worker = halved_tiny();
+      started = true;
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!started && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  });
+  ASSERT_TRUE(started);
+  EXPECT_NE(on_worker, 0.f) << "the worker kept flushing subnormals after the update";
+}
+
 TEST(Parallel, OptimizersFlushSubnormalStateToZero) {
   namespace opt = tg::optim;
   using Params = std::vector<tg::Parameter<float>>;
@@ -253,7 +292,7 @@ TEST(Parallel, OptimizersFlushSubnormalStateToZero) {
 
 TEST(Parallel, GatherCutAcrossThreadsCopiesEveryRow) {
   Threads restore;
-  // 400 rows of 100 features = 40,000 items: two ranges at two threads.
+  // A batch of 400 of its 500 rows, 100 features each = 40,000 items: two ranges at two threads.
   const std::size_t rows = 500, cols = 100;
   Array<float> features = xt::zeros<float>({rows, cols});
   Array<float> targets = xt::zeros<float>({rows});

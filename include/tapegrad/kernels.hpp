@@ -40,10 +40,11 @@ namespace kernels {
 inline constexpr std::size_t kParallelGrain = std::size_t(1) << 14;
 
 /// While alive, the calling thread treats subnormal numbers (below 1.2e-38 in float, 2.2e-308 in
-/// double) as zero, both as inputs and as results; the destructor restores the previous mode.
-/// Subnormal arithmetic is slow on x86 (microcode assists), and values that small move nothing
-/// a network computes. On other processors it does nothing. The optimizers' updates run under
-/// it (see Optimizer::update_slices).
+/// double) as zero, both as inputs and as results (x86-64: MXCSR's FTZ and DAZ); the destructor
+/// restores those two bits as they were and leaves any exception flags raised meanwhile. Subnormal
+/// arithmetic is slow on x86 (microcode assists), and values that small move nothing a network
+/// computes. Elsewhere it does nothing. The optimizers' updates run under it (see
+/// Optimizer::update_slices).
 class FlushSubnormals {
  public:
   FlushSubnormals() noexcept;
@@ -52,7 +53,7 @@ class FlushSubnormals {
   FlushSubnormals& operator=(const FlushSubnormals&) = delete;
 
  private:
-  unsigned saved_;
+  [[maybe_unused]] unsigned saved_;  // the two mode bits as they were
 };
 
 /// Runs f(begin, end) over [0, n) cut into at most num_threads() contiguous ranges of at least
