@@ -5,7 +5,8 @@
 ///     for (...) { opt.zero_grad(); tape.backward(loss); opt.step(); }
 ///
 /// A new optimizer derives from Optimizer, registers its per-parameter state with `add_state`
-/// (one array per parameter, in the order of `parameters()`), and implements `step()`; saving
+/// (one array per parameter, in the order of `parameters()`), and implements `step()`, updating
+/// each parameter through `update_slices` to use every thread as the built-in ones do; saving
 /// and restoring that state then comes for free. The learning rate lives in the base so that
 /// schedules (optim/schedule.hpp) work with every optimizer.
 ///
