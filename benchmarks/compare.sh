@@ -8,20 +8,13 @@
 # alternating, and the table reports the median over rounds. Environment: BUILD_DIR (default
 # build-bench), THREADS (default "1 2"), SKIP_BUILD=1 to reuse a build, OUT_DIR for the JSON.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+source "$(dirname "${BASH_SOURCE[0]}")/build_targets.sh"
 ROUNDS="${1:-5}"
 MIN_TIME="${2:-0.5}"
 THREADS="${THREADS:-1 2}"
 OUT_DIR="${OUT_DIR:-$BUILD_DIR/compare}"
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
-    -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=OFF >/dev/null
-  targets=(bench_step)
-  grep -q "bench_step_libtorch" "$BUILD_DIR/build.ninja" && targets+=(bench_step_libtorch)
-  cmake --build "$BUILD_DIR" --parallel 2 --target "${targets[@]}"
-fi
+build_targets bench_step bench_step_libtorch
 
 bins=("$BUILD_DIR/benchmarks/bench_step")
 [ -x "$BUILD_DIR/benchmarks/bench_step_libtorch" ] && bins+=("$BUILD_DIR/benchmarks/bench_step_libtorch")

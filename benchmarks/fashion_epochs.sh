@@ -12,8 +12,7 @@
 # and the table shows the median of the rest. Environment: BUILD_DIR (default build-bench),
 # THREADS (default "1 2"), SKIP_BUILD=1 to reuse a build.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+source "$(dirname "${BASH_SOURCE[0]}")/build_targets.sh"
 ROUNDS="${1:-3}"
 EPOCHS="${2:-3}"
 THREADS="${THREADS:-1 2}"
@@ -22,13 +21,7 @@ if ! [ "$EPOCHS" -ge 2 ] 2>/dev/null; then
   exit 2
 fi
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
-    -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=ON -DTAPEGRAD_BUILD_TOOLS=OFF >/dev/null
-  targets=(fashion_mnist)
-  grep -q "fashion_mnist_libtorch" "$BUILD_DIR/build.ninja" && targets+=(fashion_mnist_libtorch)
-  cmake --build "$BUILD_DIR" --parallel 2 --target "${targets[@]}"
-fi
+build_targets fashion_mnist fashion_mnist_libtorch
 
 tapegrad="$BUILD_DIR/examples/fashion_mnist"
 libtorch="$BUILD_DIR/benchmarks/fashion_mnist_libtorch"
