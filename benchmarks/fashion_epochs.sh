@@ -29,12 +29,16 @@ libtorch="$BUILD_DIR/benchmarks/fashion_mnist_libtorch"
 
 times="$(mktemp)"
 trap 'rm -f "$times"' EXIT
+# Appends "<name> <threads> <epoch> <seconds>" for each epoch line the program prints.
+record() {
+  sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/$1 $2 \1 \2/p" >>"$times"
+}
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     echo "round $r/$ROUNDS threads $t" >&2
-    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' --no-standardize --schedule constant | sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/tapegrad $t \1 \2/p" >>"$times"
+    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' --no-standardize --schedule constant | record tapegrad "$t"
     if [ -n "$libtorch" ]; then
-      "$libtorch" --threads "$t" --epochs "$EPOCHS" | sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/libtorch $t \1 \2/p" >>"$times"
+      "$libtorch" --threads "$t" --epochs "$EPOCHS" | record libtorch "$t"
     fi
   done
 done

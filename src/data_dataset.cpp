@@ -70,13 +70,12 @@ void TensorDataset<T>::gather(const std::size_t* indices, std::size_t n, Batch<T
   T* const targets = out.targets.data();
   // Rows scattered over a large dataset come from memory, not cache: two threads copying keep
   // twice as many cache misses in flight (measured on Fashion-MNIST's 128 x 784 batches).
-  kernels::parallel_for(n, std::max<std::size_t>(1, kernels::kParallelGrain / std::max<std::size_t>(fs, 1)),
-                        [&](std::size_t begin, std::size_t end) {
-                          for (std::size_t k = begin; k < end; ++k) {
-                            std::memcpy(features + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
-                            std::memcpy(targets + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
-                          }
-                        });
+  kernels::parallel_for_rows(n, fs, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) {
+      std::memcpy(features + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
+      std::memcpy(targets + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
+    }
+  });
 }
 
 template <class T>

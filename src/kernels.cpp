@@ -188,15 +188,12 @@ void gemm_slice(const void* context, int part) noexcept {
       if (begin < end) job.run(0, job.m, begin, end, 0, job.k, job.c, job.ldc, job.beta);
       break;
     case Cut::inner:
+      // Never empty: plan() makes at most k / 16 slices, so each spans at least one item of k
+      // (an empty one would leave its partial product unwritten).
       if (part == 0) {
         job.run(0, job.m, 0, job.n, begin, end, job.c, job.ldc, job.beta);
       } else {
-        T* out = job.partial + std::size_t(part - 1) * job.m * job.n;
-        if (begin < end) {
-          job.run(0, job.m, 0, job.n, begin, end, out, job.n, T(0));
-        } else {
-          std::fill(out, out + job.m * job.n, T(0));
-        }
+        job.run(0, job.m, 0, job.n, begin, end, job.partial + std::size_t(part - 1) * job.m * job.n, job.n, T(0));
       }
       break;
   }

@@ -83,6 +83,14 @@ void parallel_for(std::size_t n, std::size_t grain, const F& f) {
   }, &job);
 }
 
+/// parallel_for over `rows` rows of `row_size` items each: f(begin_row, end_row) gets ranges of
+/// whole rows of at least kParallelGrain items, starting at multiples of 16 rows (where gemm
+/// cuts a matrix's rows).
+template <class F>
+void parallel_for_rows(std::size_t rows, std::size_t row_size, const F& f) {
+  parallel_for(rows, std::max<std::size_t>(1, kParallelGrain / std::max<std::size_t>(row_size, 1)), f);
+}
+
 }  // namespace kernels
 
 }  // namespace tapegrad

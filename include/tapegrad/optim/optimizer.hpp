@@ -97,7 +97,7 @@ class Optimizer {
     return ++steps_;
   }
   /// Runs update(begin, end) over the elements of a parameter shaped `shape`, in parallel
-  /// ranges of whole rows (kernels::parallel_for over the first axis: the ranges start at
+  /// ranges of whole rows (kernels::parallel_for_rows over the first axis: the ranges start at
   /// multiples of 16 rows, where kernels::gemm cuts a weight's rows, so each thread updates the
   /// rows that its slices of the forward product and of dW touched), with subnormals flushed to
   /// zero (kernels::FlushSubnormals).
@@ -110,8 +110,7 @@ class Optimizer {
     const std::size_t size = numel(shape);
     const std::size_t rows = shape.empty() || shape[0] == 0 ? 1 : shape[0];
     const std::size_t row_size = size / rows;
-    const std::size_t grain = std::max<std::size_t>(1, kernels::kParallelGrain / std::max<std::size_t>(row_size, 1));
-    kernels::parallel_for(rows, grain, [&update, row_size](std::size_t begin, std::size_t end) {
+    kernels::parallel_for_rows(rows, row_size, [&update, row_size](std::size_t begin, std::size_t end) {
       const kernels::FlushSubnormals flush;
       update(begin * row_size, end * row_size);
     });
