@@ -140,7 +140,7 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/tapegradConfigVersion.cm
   VERSION ${PROJECT_VERSION}
   COMPATIBILITY SameMajorVersion)
 
-install(TARGETS tapegrad EXPORT tapegradTargets
+install(TARGETS tapegrad tapegrad_tutorial EXPORT tapegradTargets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"

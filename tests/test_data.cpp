@@ -12,7 +12,7 @@
 #include "tapegrad/data/standardizer.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/tape.hpp"
-#include "tapegrad/detail/xtensor_extra.hpp"  // xt::view
+#include "detail/xtensor_extra.hpp"  // xt::view
 
 using tapegrad::Array;
 using tapegrad::Shape;

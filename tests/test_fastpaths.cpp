@@ -12,7 +12,7 @@
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"
-#include "tapegrad/detail/xtensor_extra.hpp"  // xt::view
+#include "detail/xtensor_extra.hpp"  // xt::view
 
 namespace tg = tapegrad;
 using tg::Array;

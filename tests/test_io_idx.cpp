@@ -5,7 +5,7 @@
 
 #include "io_test_util.hpp"
 #include "tapegrad/error.hpp"
-#include "tapegrad/detail/xtensor_extra.hpp"  // xt::view
+#include "detail/xtensor_extra.hpp"  // xt::view
 
 using tapegrad::Array;
 using tapegrad::IoError;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "tapegrad/detail/xtensor_extra.hpp"  // xt::row
+#include "detail/xtensor_extra.hpp"  // xt::row
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/metrics.hpp"
 

@@ -34,7 +34,4 @@
 #include "tapegrad/random.hpp"
 #include "tapegrad/regularization.hpp"
 #include "tapegrad/tape.hpp"
-#include "tapegrad/tutorial/compare.hpp"
-#include "tapegrad/tutorial/neural_network.hpp"
-#include "tapegrad/tutorial/ops.hpp"
 #include "tapegrad/version.hpp"

@@ -8,7 +8,7 @@
 #include <memory>
 #include <set>
 
-#include "io_internal.hpp"
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/file.hpp"
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "io_internal.hpp"
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tapegrad::io {

@@ -3,7 +3,7 @@
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/idx.hpp"
-#include "tapegrad/detail/xtensor_extra.hpp"  // xt::view
+#include "detail/xtensor_extra.hpp"  // xt::view
 
 namespace tapegrad::data {
 

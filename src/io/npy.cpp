@@ -9,7 +9,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "io_internal.hpp"
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/file.hpp"
 

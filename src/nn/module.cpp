@@ -1,11 +1,6 @@
 #include <algorithm>
 
-#include "tapegrad/nn/init.hpp"
-#include "tapegrad/nn/linear.hpp"
-#include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/sequential.hpp"
-#include "tapegrad/ops.hpp"
 
 namespace tapegrad::nn {
 
@@ -76,52 +71,7 @@ void Module<T>::zero_grad() {
   for (auto& [name, child] : children_) child->zero_grad();
 }
 
-// ---- Linear -------------------------------------------------------------------------------------
-
-template <class T>
-Linear<T>::Linear(const LinearOptions& options, Rng& rng) : options_(options) {
-  TG_CHECK(ValueError, options.in > 0 && options.out > 0, "Linear: features must be positive, got (", options.in,
-           ", ", options.out, ")");
-  weight_ = this->num_own_parameters();
-  this->register_parameter("weight", init::he_normal<T>(options.in, options.out, rng));
-  if (options.has_bias) {
-    bias_ = this->num_own_parameters();
-    this->register_parameter("bias", xt::zeros<T>({std::size_t(1), options.out}));
-  }
-}
-
-template <class T>
-Var<T> Linear<T>::forward(const Var<T>& x) {
-  return options_.has_bias ? linear(x, weight(), bias()) : linear(x, weight());
-}
-
-// ---- MLP ----------------------------------------------------------------------------------------
-
-template <class T>
-MLP<T>::MLP(const std::vector<std::size_t>& sizes, Rng& rng) : sizes_(sizes) {
-  TG_CHECK(ValueError, sizes.size() >= 2, "MLP: needs at least two layer sizes (inputs and outputs), got ",
-           sizes.size());
-  auto list = this->register_module("layers", std::make_shared<ModuleList<T>>());
-  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
-    layers_.push_back(list->push_back(std::make_shared<Linear<T>>(LinearOptions(sizes[i], sizes[i + 1]), rng)));
-  }
-}
-
-template <class T>
-Var<T> MLP<T>::forward(const Var<T>& x) {
-  Var<T> h = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    h = layers_[i]->forward(h);
-    if (i + 1 < layers_.size()) h = relu(h);
-  }
-  return h;
-}
-
 template class Module<float>;
 template class Module<double>;
-template class Linear<float>;
-template class Linear<double>;
-template class MLP<float>;
-template class MLP<double>;
 
 }  // namespace tapegrad::nn

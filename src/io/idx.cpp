@@ -8,7 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "io_internal.hpp"
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tapegrad::io {

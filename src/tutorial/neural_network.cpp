@@ -15,7 +15,7 @@
 #include <sstream>
 #include <utility>
 
-#include "tapegrad/detail/xtensor_npy_blas.hpp"
+#include "detail/xtensor_npy_blas.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tapegrad::tutorial {
