@@ -18,6 +18,7 @@
 
 #include "alloc_counter.hpp"
 #include "tapegrad/kernels.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/optim/sgd.hpp"

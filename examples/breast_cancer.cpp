@@ -27,7 +27,7 @@ struct Config {
 };
 
 // binary accuracy of the model's logits (threshold 0) on a whole dataset.
-double evaluate(tg::nn::Module<float>& model, const tg::data::TensorDataset<float>& data) {
+double evaluate(tg::nn::MLP<float>& model, const tg::data::TensorDataset<float>& data) {
   tg::NoGradGuard no_grad;
   tg::Tape<float> tape;
   const auto logits = model.forward(tape.constant(data.features()));

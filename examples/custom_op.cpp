@@ -18,7 +18,7 @@ class SoftplusNet : public tg::nn::Module<float> {
       : hidden_(register_module("hidden", std::make_shared<tg::nn::Linear<float>>(tg::nn::LinearOptions(2, 4), rng))),
         out_(register_module("out", std::make_shared<tg::nn::Linear<float>>(tg::nn::LinearOptions(4, 1), rng))) {}
 
-  tg::Var<float> forward(const tg::Var<float>& x) override {
+  tg::Var<float> forward(const tg::Var<float>& x) {
     return out_->forward(example::softplus(hidden_->forward(x)));
   }
 

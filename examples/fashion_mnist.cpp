@@ -45,7 +45,7 @@ struct Config {
 };
 
 // Accuracy of the model on a whole dataset, evaluated in chunks without recording.
-double evaluate(tg::nn::Module<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape) {
+double evaluate(tg::nn::MLP<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape) {
   tg::NoGradGuard no_grad;
   tg::data::DataLoader<float> loader(data, tg::data::DataLoaderOptions(2000));
   double correct = 0;

@@ -1,5 +1,5 @@
-// Anomaly mode's checks, labels and tape printing. The thread-local flags themselves live in
-// tape.cpp, next to the hooks that read them on every op.
+// Anomaly mode, labels and tape printing. The tape reads the thread-local flags on every op
+// through the private debug_hooks.hpp.
 #include "tapegrad/debug.hpp"
 
 #include <cmath>
@@ -10,7 +10,19 @@
 #include <sstream>
 #include <tuple>
 
+#include "debug_hooks.hpp"
+#include "instantiate.hpp"
+
 namespace tapegrad {
+
+namespace detail {
+TAPEGRAD_TLS_FAST thread_local bool t_anomaly = false;
+TAPEGRAD_TLS_FAST thread_local const Site* t_site = nullptr;
+}  // namespace detail
+
+bool anomaly_enabled() noexcept { return detail::t_anomaly; }
+AnomalyGuard::AnomalyGuard(bool on) noexcept : previous_(detail::t_anomaly) { detail::t_anomaly = on; }
+AnomalyGuard::~AnomalyGuard() { detail::t_anomaly = previous_; }
 
 // ---- labels -------------------------------------------------------------------------------------
 
@@ -30,19 +42,19 @@ const detail::Site* intern(detail::Site site) {
 }
 }  // namespace
 
-Label::Label(const std::string& name, const char* file, int line) : previous_(detail::current_site()) {
+Label::Label(const std::string& name, const char* file, int line) : previous_(detail::t_site) {
   detail::Site site;
   site.label = previous_ ? previous_->label + "/" + name : name;
   site.file = file ? file : "";
   site.line = line;
   site_ = intern(std::move(site));
-  detail::set_current_site(site_);
+  detail::t_site = site_;
 }
 
-Label::~Label() { detail::set_current_site(previous_); }
+Label::~Label() { detail::t_site = previous_; }
 
 std::string current_label() {
-  const detail::Site* s = detail::current_site();
+  const detail::Site* s = detail::t_site;
   return s ? s->label : std::string();
 }
 
@@ -50,9 +62,13 @@ std::string current_label() {
 
 namespace {
 
+using detail::TapeAccess;
+
+// A parameter an op read may have been destroyed since: only a live one is looked at.
 template <class T>
-const Node<T>& resolve(const Tape<T>& tape, const detail::InputRef<T>& ref) {
-  return ref.param ? *ref.param : tape.entry(ref.index).out;
+bool alive(const detail::InputRef<T>& ref) {
+  return !ref.is_parameter() ||
+         detail::handle_slot(ref.slot).stamp.load(std::memory_order_relaxed) == ref.stamp;
 }
 
 // Index of the first NaN or Inf of `a`, or a.size() if every element is finite.
@@ -77,17 +93,21 @@ std::string where(const detail::Site* site, std::uint32_t index) {
 // "#2 'sigmoid' (4, 1), parameter (1, 1) holding nan"
 template <class T>
 std::string describe_inputs(const Tape<T>& tape, const detail::Entry<T>& e) {
-  if (e.n_inputs == 0) return "no recorded inputs";
+  if (e.inputs.empty()) return "no recorded inputs";
   std::ostringstream out;
   out << "inputs: ";
-  for (std::size_t k = 0; k < e.n_inputs; ++k) {
+  for (std::size_t k = 0; k < e.inputs.size(); ++k) {
     const auto& ref = e.inputs[k];
-    const Node<T>& n = resolve(tape, ref);
     if (k) out << ", ";
-    if (ref.param) {
+    if (!alive(ref)) {
+      out << "destroyed parameter";
+      continue;
+    }
+    const Node<T>& n = *ref.node;
+    if (ref.is_parameter()) {
       out << "parameter ";
     } else {
-      out << '#' << ref.index << " '" << tape.entry(ref.index).op << "' ";
+      out << '#' << ref.index << " '" << TapeAccess::entry(tape, ref.index).op << "' ";
     }
     out << to_string(n.value.shape());
     const std::size_t bad = first_nonfinite(n.value);
@@ -102,7 +122,7 @@ namespace detail {
 
 template <class T>
 void check_forward_anomaly(const Tape<T>& tape, std::uint32_t index) {
-  const Entry<T>& e = tape.entry(index);
+  const Entry<T>& e = TapeAccess::entry(tape, index);
   const Array<T>& v = e.out.value;
   const std::size_t bad = first_nonfinite(v);
   if (bad == v.size()) return;
@@ -113,9 +133,9 @@ void check_forward_anomaly(const Tape<T>& tape, std::uint32_t index) {
 
 template <class T>
 void check_backward_anomaly(const Tape<T>& tape, std::uint32_t index) {
-  const Entry<T>& e = tape.entry(index);
-  for (std::size_t k = 0; k < e.n_inputs; ++k) {
-    const Node<T>& n = resolve(tape, e.inputs[k]);
+  const Entry<T>& e = TapeAccess::entry(tape, index);
+  for (std::size_t k = 0; k < e.inputs.size(); ++k) {
+    const Node<T>& n = *e.inputs[k].node;  // alive: backward checked it before the rule ran
     if (!n.requires_grad || !n.has_grad) continue;
     const std::size_t bad = first_nonfinite(n.grad);
     if (bad == n.grad.size()) continue;
@@ -142,7 +162,7 @@ const char* dtype_name() {
 template <class T>
 std::size_t entry_bytes(const detail::Entry<T>& e) {
   std::size_t n = e.out.value.size() + e.out.grad.size();
-  for (const auto& s : e.saved) n += s.size();
+  for (const auto& s : e.saved) n += s->size();
   return n * sizeof(T);
 }
 
@@ -150,7 +170,7 @@ template <class T>
 std::map<const Node<T>*, std::string> name_map(const ParameterNames<T>& names) {
   std::map<const Node<T>*, std::string> m;
   for (const auto& [name, p] : names) {
-    if (p.defined()) m.emplace(&p.node(), name);
+    if (p.defined()) m.emplace(TapeAccess::node(p), name);
   }
   return m;
 }
@@ -197,16 +217,20 @@ std::string tape_to_string(const Tape<T>& tape, const ParameterNames<T>& names) 
       << std::setw(6) << "grad" << std::right << std::setw(10) << "bytes" << "  " << std::left << std::setw(40)
       << "inputs" << "  label" << std::right << '\n';
   for (std::uint32_t i = 0; i < tape.size(); ++i) {
-    const auto& e = tape.entry(i);
+    const auto& e = TapeAccess::entry(tape, i);
     std::string inputs;
-    for (std::size_t k = 0; k < e.n_inputs; ++k) {
+    for (std::size_t k = 0; k < e.inputs.size(); ++k) {
       if (k) inputs += ", ";
       const auto& ref = e.inputs[k];
-      inputs += ref.param ? param_name(pnames, static_cast<const Node<T>*>(ref.param)) + " " +
-                                to_string(ref.param->value.shape())
-                          : "#" + std::to_string(ref.index);
+      if (!ref.is_parameter()) {
+        inputs += "#" + std::to_string(ref.index);
+      } else if (!alive(ref)) {
+        inputs += "destroyed parameter";
+      } else {
+        inputs += param_name(pnames, static_cast<const Node<T>*>(ref.node)) + " " + to_string(ref.node->value.shape());
+      }
     }
-    if (e.n_inputs == 0) inputs = "-";
+    if (e.inputs.empty()) inputs = "-";
     out << std::setw(6) << i << "  " << std::left << std::setw(16) << e.op << std::setw(14)
         << to_string(e.out.value.shape()) << std::setw(6) << (e.out.requires_grad ? "yes" : "no") << std::right
         << std::setw(10) << entry_bytes(e) << "  " << std::left << std::setw(40) << inputs << "  " << site_text(e.site)
@@ -227,9 +251,9 @@ std::string tape_to_dot(const Tape<T>& tape, const ParameterNames<T>& names) {
   // Parameters: one ellipse each, numbered in order of first use.
   std::map<const Node<T>*, std::size_t> params;
   for (std::uint32_t i = 0; i < tape.size(); ++i) {
-    const auto& e = tape.entry(i);
-    for (std::size_t k = 0; k < e.n_inputs; ++k) {
-      const Node<T>* p = e.inputs[k].param;
+    const auto& e = TapeAccess::entry(tape, i);
+    for (const auto& ref : e.inputs) {
+      const Node<T>* p = ref.is_parameter() && alive(ref) ? ref.node : nullptr;
       if (p && params.emplace(p, params.size()).second) {
         out << "  p" << params[p] << " [shape=ellipse, style=filled, fillcolor=\"#ffe9a8\", label=\""
             << dot_escape(param_name(pnames, p)) << "\\n" << to_string(p->value.shape()) << "\"];\n";
@@ -238,7 +262,7 @@ std::string tape_to_dot(const Tape<T>& tape, const ParameterNames<T>& names) {
   }
   // Entries, grouped into one cluster per label.
   std::map<const detail::Site*, std::vector<std::uint32_t>> by_site;
-  for (std::uint32_t i = 0; i < tape.size(); ++i) by_site[tape.entry(i).site].push_back(i);
+  for (std::uint32_t i = 0; i < tape.size(); ++i) by_site[TapeAccess::entry(tape, i).site].push_back(i);
   std::size_t cluster = 0;
   for (const auto& [site, indices] : by_site) {
     const std::string indent = site ? "    " : "  ";
@@ -247,7 +271,7 @@ std::string tape_to_dot(const Tape<T>& tape, const ParameterNames<T>& names) {
           << "\";\n    style=dashed;\n";
     }
     for (std::uint32_t i : indices) {
-      const auto& e = tape.entry(i);
+      const auto& e = TapeAccess::entry(tape, i);
       out << indent << "e" << i << " [shape=box, style=" << (e.out.requires_grad ? "filled" : "solid")
           << ", fillcolor=\"#cfe3ff\", label=\"#" << i << " " << dot_escape(e.op) << "\\n"
           << to_string(e.out.value.shape()) << "\\n" << entry_bytes(e) << " B\"];\n";
@@ -255,11 +279,10 @@ std::string tape_to_dot(const Tape<T>& tape, const ParameterNames<T>& names) {
     if (site) out << "  }\n";
   }
   for (std::uint32_t i = 0; i < tape.size(); ++i) {
-    const auto& e = tape.entry(i);
-    for (std::size_t k = 0; k < e.n_inputs; ++k) {
-      const auto& ref = e.inputs[k];
-      if (ref.param) {
-        out << "  p" << params[ref.param] << " -> e" << i << ";\n";
+    const auto& e = TapeAccess::entry(tape, i);
+    for (const auto& ref : e.inputs) {
+      if (ref.is_parameter()) {
+        if (alive(ref)) out << "  p" << params[ref.node] << " -> e" << i << ";\n";
       } else {
         out << "  e" << ref.index << " -> e" << i << ";\n";
       }
@@ -269,13 +292,12 @@ std::string tape_to_dot(const Tape<T>& tape, const ParameterNames<T>& names) {
   return out.str();
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                        \
-  template void detail::check_forward_anomaly(const Tape<T>&, std::uint32_t);         \
-  template void detail::check_backward_anomaly(const Tape<T>&, std::uint32_t);        \
-  template std::string tape_to_string(const Tape<T>&, const ParameterNames<T>&);      \
+#define TAPEGRAD_SECTION(T)                                                     \
+  template void detail::check_forward_anomaly(const Tape<T>&, std::uint32_t);  \
+  template void detail::check_backward_anomaly(const Tape<T>&, std::uint32_t); \
+  template std::string tape_to_string(const Tape<T>&, const ParameterNames<T>&); \
   template std::string tape_to_dot(const Tape<T>&, const ParameterNames<T>&);
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
-#undef TAPEGRAD_INSTANTIATE
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
 
 }  // namespace tapegrad

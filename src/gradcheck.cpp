@@ -29,7 +29,7 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Array<double>>
   Tape<double> tape;
   auto evaluate = [&]() {
     std::vector<Var<double>> vars;
-    for (auto& p : params) vars.push_back(tape.param(p));
+    for (auto& p : params) vars.push_back(tape.bind(p));
     return f(vars);
   };
 
@@ -59,7 +59,7 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Array<double>>
   result.inputs.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!params[i].requires_grad()) continue;
-    Array<double>& x = params[i].value();
+    Array<double>& x = params[i].mutable_value();
     auto& res = result.inputs[i];
     for (std::size_t k = 0; k < x.size(); ++k) {
       const double orig = x.data()[k];

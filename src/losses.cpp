@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "instantiate.hpp"
+
 namespace tapegrad {
 
 namespace {
@@ -57,7 +59,6 @@ void softmax_backward(Backward<T>& b) {
       }
     }
   }
-  b.mark_written(0);
 }
 
 template <class T, bool Log>
@@ -142,7 +143,6 @@ Var<T> cross_entropy(const Var<T>& logits, std::size_t n_labels, At at, const Cr
         d[c] = t.add ? d[c] + v : v;
       }
     }
-    b.mark_written(0);
   });
 }
 
@@ -192,14 +192,35 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, const Array<detail::scalar_t<
   return cross_entropy(logits, labels.shape()[0], [&](std::size_t n) { return double(labels.data()[n]); }, options);
 }
 
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> log_softmax(const Var<T>&, int); \
+  template Var<T> softmax(const Var<T>&, int); \
+  template Var<T> softmax_cross_entropy(const Var<T>&, const std::vector<std::int64_t>&, const CrossEntropyOptions&); \
+  template Var<T> softmax_cross_entropy(const Var<T>&, const Array<detail::scalar_t<T>>&, const CrossEntropyOptions&);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
+
+namespace {
+// The targets of a binary cross-entropy are probabilities (PyTorch does not check them; a
+// target of 2 or -1 gives a loss without meaning, so tapegrad refuses it).
+template <class T>
+void check_targets(const char* op, const Array<T>& y) {
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const T v = y.data()[i];
+    TG_CHECK(ValueError, v >= T(0) && v <= T(1), op, ": targets must lie in [0, 1], but element ", i, " is ", v);
+  }
+}
+}  // namespace
+
 template <class T>
 Var<T> bce(const Var<T>& p, const Var<T>& y, const BCEOptions& options) {
   Op<T> op("bce", {p, y});
   check_same_shape("bce", p, y);
   check_bce_weights("bce", options);
-  const Array<T>& pv = p.value();
-  const Array<T>& yv = y.value();
+  const Array<T>& pv = op.input(0);
+  const Array<T>& yv = op.input(1);
   TG_CHECK(ValueError, pv.size() > 0, "bce: empty input of shape ", to_string(pv.shape()));
+  check_targets("bce", yv);
   const double w1 = options.pos_weight(), w0 = options.neg_weight();
   double total = 0;
   for (std::size_t i = 0; i < pv.size(); ++i) {
@@ -223,27 +244,21 @@ Var<T> bce(const Var<T>& p, const Var<T>& y, const BCEOptions& options) {
       T* d = t.grad.data();
       for (std::size_t i = 0; i < pv.size(); ++i) {
         const T pi = pv.data()[i], yi = yv.data()[i];
-        // d/dp = −w₁y/p + w₀(1 − y)/(1 − p), each denominator clamped at 1e-12 (PyTorch's
-        // clamp of p(1 − p) in the unweighted case); d/dy = w₀·log(1 − p) − w₁·log p.
-        const T v = k == 0 ? -w1 * yi / std::max(pi, T(1e-12)) + w0 * (T(1) - yi) / std::max(T(1) - pi, T(1e-12))
+        // d/dp = (w₀(1 − y)p − w₁y(1 − p)) / max(p(1 − p), 1e-12): with w₀ = w₁ = w PyTorch's
+        // w(p − y)/max(p(1 − p), ε). d/dy = w₀·log(1 − p) − w₁·log p, with the forward's clamped logs.
+        const T v = k == 0 ? (w0 * (T(1) - yi) * pi - w1 * yi * (T(1) - pi)) / std::max(pi * (T(1) - pi), T(1e-12))
                            : w0 * clamped_log(T(1) - pi) - w1 * clamped_log(pi);
         d[i] = (t.add ? d[i] : T(0)) + scale * v;
       }
-      b.mark_written(k);
     }
   });
 }
 
 namespace {
-// softplus(x) = log(1 + eˣ) without overflow, and the logistic function without overflow.
+// softplus(x) = log(1 + eˣ) without overflow.
 template <class T>
 T softplus(T x) {
   return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
-}
-template <class T>
-T logistic(T x) {
-  const T e = std::exp(-std::abs(x));
-  return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
 }
 }  // namespace
 
@@ -252,15 +267,21 @@ Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& optio
   Op<T> op("bce_with_logits", {z, y});
   check_same_shape("bce_with_logits", z, y);
   check_bce_weights("bce_with_logits", options);
-  const Array<T>& zv = z.value();
-  const Array<T>& yv = y.value();
+  const Array<T>& zv = op.input(0);
+  const Array<T>& yv = op.input(1);
   TG_CHECK(ValueError, zv.size() > 0, "bce_with_logits: empty input of shape ", to_string(zv.shape()));
+  check_targets("bce_with_logits", yv);
   const double w1 = options.pos_weight(), w0 = options.neg_weight();
+  // σ(z) is saved for backward: it shares e^-|z| with the loss, so backward needs no exp.
+  T* sig = op.recording() ? op.save(0, zv.shape()).data() : nullptr;
   double total = 0;
   for (std::size_t i = 0; i < zv.size(); ++i) {
     const T zi = zv.data()[i], yi = yv.data()[i];
-    // −log σ(z) = softplus(−z),  −log(1 − σ(z)) = softplus(z)
-    total += w1 * double(yi * softplus(-zi)) + w0 * double((T(1) - yi) * softplus(zi));
+    // −log σ(z) = softplus(−z) = softplus(z) − z,  −log(1 − σ(z)) = softplus(z)
+    const T e = std::exp(-std::abs(zi));
+    const T sp = std::max(zi, T(0)) + std::log1p(e);
+    total += w1 * double(yi * (sp - zi)) + w0 * double((T(1) - yi) * sp);
+    if (sig) sig[i] = zi >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);  // σ(z) without overflow
   }
   Array<T>& out = op.output(Shape{});
   out() = T(total / double(zv.size()));
@@ -269,6 +290,7 @@ Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& optio
   return op.finish([](Backward<T>& b) {
     const Array<T>& zv = b.input(0);
     const Array<T>& yv = b.input(1);
+    const T* sig = b.saved(0).data();
     const T w1 = T(b.scalar(0)), w0 = T(b.scalar(1));
     const T scale = b.grad_out()() / T(zv.size());
     for (std::size_t k = 0; k < 2; ++k) {
@@ -277,27 +299,42 @@ Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& optio
       T* d = t.grad.data();
       for (std::size_t i = 0; i < zv.size(); ++i) {
         const T zi = zv.data()[i], yi = yv.data()[i];
-        // d/dz = −w₁·y·σ(−z) + w₀·(1 − y)·σ(z);  d/dy = w₁·softplus(−z) − w₀·softplus(z)
-        const T v = k == 0 ? -w1 * yi * logistic(-zi) + w0 * (T(1) - yi) * logistic(zi)
+        // d/dz = w₀(1 − y)σ(z) − w₁y(1 − σ(z)) (σ(z) − y when unweighted);
+        // d/dy = w₁·softplus(−z) − w₀·softplus(z) (−z when unweighted)
+        const T v = k == 0 ? w0 * (T(1) - yi) * sig[i] - w1 * yi * (T(1) - sig[i])
                            : w1 * softplus(-zi) - w0 * softplus(zi);
         d[i] = (t.add ? d[i] : T(0)) + scale * v;
       }
-      b.mark_written(k);
     }
   });
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                              \
-  template Var<T> log_softmax(const Var<T>&, int);                                                          \
-  template Var<T> softmax(const Var<T>&, int);                                                              \
-  template Var<T> softmax_cross_entropy(const Var<T>&, const std::vector<std::int64_t>&,                    \
-                                        const CrossEntropyOptions&);                                        \
-  template Var<T> softmax_cross_entropy(const Var<T>&, const Array<detail::scalar_t<T>>&,                   \
-                                        const CrossEntropyOptions&);                                        \
-  template Var<T> bce(const Var<T>&, const Var<T>&, const BCEOptions&);                                     \
-  template Var<T> bce_with_logits(const Var<T>&, const Var<T>&, const BCEOptions&);
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
-#undef TAPEGRAD_INSTANTIATE
+template <class T>
+Var<T> mse(const Var<T>& a, const Var<T>& b) {
+  Op<T> op("mse", {a, b});
+  check_same_shape("mse", a, b);
+  const Array<T>& av = op.input(0);
+  const Array<T>& bv = op.input(1);
+  TG_CHECK(ValueError, av.size() > 0, "mse: empty input of shape ", to_string(av.shape()));
+  double total = 0;
+  for (std::size_t i = 0; i < av.size(); ++i) {
+    const double d = double(av.data()[i]) - double(bv.data()[i]);
+    total += d * d;
+  }
+  Array<T>& out = op.output(Shape{});
+  out() = T(total / double(av.size()));
+  return op.finish([](Backward<T>& g) {
+    const T scale = T(2) * g.grad_out()() / T(g.input(0).size());
+    g.accumulate(0, scale * (g.input(0) - g.input(1)));
+    g.accumulate(1, scale * (g.input(1) - g.input(0)));
+  });
+}
+
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> bce(const Var<T>&, const Var<T>&, const BCEOptions&); \
+  template Var<T> bce_with_logits(const Var<T>&, const Var<T>&, const BCEOptions&); \
+  template Var<T> mse(const Var<T>&, const Var<T>&);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
 
 }  // namespace tapegrad

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tapegrad/kernels.hpp"
+#include "instantiate.hpp"
 
 namespace tapegrad {
 
@@ -23,15 +24,7 @@ void accumulate_unbroadcast(Backward<T>& b, std::size_t i, const Array<T>& g) {
   }
   auto t = b.grad_target(i);
   kernels::sum_to(g, t.grad, t.add);
-  b.mark_written(i);
 }
-
-template <class T>
-void check_same_shape(const char* op, const Var<T>& a, const Var<T>& b) {
-  TG_CHECK(ShapeError, same_shape(a.shape(), b.shape()), op, ": shapes ", to_string(a.shape()), " and ",
-           to_string(b.shape()), " differ (this op does not broadcast)");
-}
-
 
 }  // namespace
 
@@ -52,12 +45,10 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
     if (g.needs_grad(0)) {  // dA = G · Bᵀ
       auto t = g.grad_target(0);
       kernels::gemm(false, true, T(1), g.grad_out(), g.input(1), T(t.add), t.grad);
-      g.mark_written(0);
     }
     if (g.needs_grad(1)) {  // dB = Aᵀ · G
       auto t = g.grad_target(1);
       kernels::gemm(true, false, T(1), g.input(0), g.grad_out(), T(t.add), t.grad);
-      g.mark_written(1);
     }
   });
 }
@@ -85,17 +76,14 @@ void linear_backward(Backward<T>& g) {
   if (g.needs_grad(0)) {  // dx = G · Wᵀ
     auto t = g.grad_target(0);
     kernels::gemm(false, true, T(1), go, g.input(1), T(t.add), t.grad);
-    g.mark_written(0);
   }
   if (g.needs_grad(1)) {  // dW = xᵀ · G, with the transpose flag instead of a copy
     auto t = g.grad_target(1);
     kernels::gemm(true, false, T(1), g.input(0), go, T(t.add), t.grad);
-    g.mark_written(1);
   }
   if (g.n_inputs() > 2 && g.needs_grad(2)) {  // db = column sums of G, one pass
     auto t = g.grad_target(2);
     kernels::column_sums(go.data(), go.shape()[0], go.shape()[1], t.grad.data(), t.add);
-    g.mark_written(2);
   }
 }
 }  // namespace
@@ -124,6 +112,13 @@ Var<T> linear(const Var<T>& x, const Var<T>& w) {
   kernels::gemm(false, false, T(1), xv, wv, T(0), y);
   return op.finish(linear_backward<T>);
 }
+
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> matmul(const Var<T>&, const Var<T>&); \
+  template Var<T> linear(const Var<T>&, const Var<T>&, const Var<T>&); \
+  template Var<T> linear(const Var<T>&, const Var<T>&);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
 
 // ---- broadcasting arithmetic --------------------------------------------------------------------
 
@@ -197,6 +192,15 @@ Var<T> affine(const Var<T>& x, detail::scalar_t<T> alpha, detail::scalar_t<T> be
   return op.finish([](Backward<T>& g) { g.accumulate(0, T(g.scalar(0)) * g.grad_out()); });
 }
 
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> add(const Var<T>&, const Var<T>&); \
+  template Var<T> sub(const Var<T>&, const Var<T>&); \
+  template Var<T> mul(const Var<T>&, const Var<T>&); \
+  template Var<T> div(const Var<T>&, const Var<T>&); \
+  template Var<T> affine(const Var<T>&, detail::scalar_t<T>, detail::scalar_t<T>);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
+
 // ---- elementwise functions ----------------------------------------------------------------------
 
 template <class T>
@@ -226,7 +230,6 @@ Var<T> relu(const Var<T>& x) {
         dp[i] = y > T(0) ? go : T(0);
       }
     }
-    g.mark_written(0);
   });
 }
 
@@ -269,6 +272,15 @@ Var<T> log(const Var<T>& x) {
   return op.finish([](Backward<T>& g) { g.accumulate(0, g.grad_out() / g.input(0)); });
 }
 
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> relu(const Var<T>&); \
+  template Var<T> sigmoid(const Var<T>&); \
+  template Var<T> tanh(const Var<T>&); \
+  template Var<T> exp(const Var<T>&); \
+  template Var<T> log(const Var<T>&);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
+
 // ---- reductions ------------------------------------------------------------------------------------
 
 namespace {
@@ -295,7 +307,6 @@ Var<T> reduce_all(const char* name, const Var<T>& x, bool average) {
     } else {
       std::fill(d, d + n, v);
     }
-    g.mark_written(0);
   });
 }
 
@@ -341,7 +352,6 @@ Var<T> reduce_axis(const char* name, const Var<T>& x, int axis, bool keepdims, b
         for (std::size_t i = 0; i < s.inner; ++i) drow[i] += scale * grow[i];
       }
     }
-    g.mark_written(0);
   });
 }
 }  // namespace
@@ -363,136 +373,12 @@ Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
   return reduce_axis("mean", x, axis, keepdims, true);
 }
 
-// ---- losses -----------------------------------------------------------------------------------------
-
-namespace {
-// PyTorch clamps each log at -100 so that p = 0 or 1 gives a finite loss and gradient.
-template <class T>
-T clamped_log(T v) {
-  return std::max(std::log(v), T(-100));
-}
-}  // namespace
-
-template <class T>
-Var<T> bce(const Var<T>& p, const Var<T>& y) {
-  Op<T> op("bce", {p, y});
-  check_same_shape("bce", p, y);
-  const Array<T>& pv = p.value();
-  const Array<T>& yv = y.value();
-  TG_CHECK(ValueError, pv.size() > 0, "bce: empty input of shape ", to_string(pv.shape()));
-  double total = 0;
-  for (std::size_t i = 0; i < pv.size(); ++i) {
-    const T pi = pv.data()[i], yi = yv.data()[i];
-    TG_CHECK(ValueError, pi >= T(0) && pi <= T(1), "bce: predictions must lie in [0, 1], but element ", i, " is ",
-             pi, " (for logits use bce_with_logits)");
-    total -= double(yi * clamped_log(pi) + (T(1) - yi) * clamped_log(T(1) - pi));
-  }
-  Array<T>& out = op.output(Shape{});
-  out() = T(total / double(pv.size()));
-  return op.finish([](Backward<T>& g) {
-    const Array<T>& pv = g.input(0);
-    const Array<T>& yv = g.input(1);
-    const T scale = g.grad_out()() / T(pv.size());
-    for (std::size_t k = 0; k < 2; ++k) {
-      if (!g.needs_grad(k)) continue;
-      auto t = g.grad_target(k);
-      T* d = t.grad.data();
-      for (std::size_t i = 0; i < pv.size(); ++i) {
-        const T pi = pv.data()[i], yi = yv.data()[i];
-        // d/dp = (p - y) / (p (1 - p)), its denominator clamped as PyTorch does (1e-12);
-        // d/dy = log(1 - p) - log(p), with the clamped logs of the forward.
-        const T v = k == 0 ? (pi - yi) / std::max(pi * (T(1) - pi), T(1e-12))
-                           : clamped_log(T(1) - pi) - clamped_log(pi);
-        d[i] = (t.add ? d[i] : T(0)) + scale * v;
-      }
-      g.mark_written(k);
-    }
-  });
-}
-
-template <class T>
-Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y) {
-  Op<T> op("bce_with_logits", {z, y});
-  const Array<T>& zv = op.input(0);
-  const Array<T>& yv = op.input(1);
-  TG_CHECK(ShapeError, same_shape(zv.shape(), yv.shape()), "bce_with_logits: shapes ", to_string(zv.shape()), " and ",
-           to_string(yv.shape()), " differ (this op does not broadcast)");
-  TG_CHECK(ValueError, zv.size() > 0, "bce_with_logits: empty input of shape ", to_string(zv.shape()));
-  // σ(z) is saved for backward: it shares e^-|z| with the loss, so backward needs no exp.
-  T* sig = op.recording() ? op.save(0, zv.shape()).data() : nullptr;
-  double total = 0;
-  for (std::size_t i = 0; i < zv.size(); ++i) {
-    const T zi = zv.data()[i], yi = yv.data()[i];
-    const T e = std::exp(-std::abs(zi));
-    total += double(std::max(zi, T(0)) - zi * yi + std::log1p(e));
-    // σ(z) without overflow: for z < 0 use e^z / (1 + e^z).
-    if (sig) sig[i] = zi >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-  }
-  Array<T>& out = op.output(Shape{});
-  out() = T(total / double(zv.size()));
-  return op.finish([](Backward<T>& g) {
-    const Array<T>& zv = g.input(0);
-    const Array<T>& yv = g.input(1);
-    const T* sig = g.saved(0).data();
-    const T scale = g.grad_out()() / T(zv.size());
-    for (std::size_t k = 0; k < 2; ++k) {
-      if (!g.needs_grad(k)) continue;
-      auto t = g.grad_target(k);
-      T* d = t.grad.data();
-      for (std::size_t i = 0; i < zv.size(); ++i) {
-        const T zi = zv.data()[i];
-        const T v = k == 0 ? sig[i] - yv.data()[i] : -zi;
-        d[i] = (t.add ? d[i] : T(0)) + scale * v;
-      }
-      g.mark_written(k);
-    }
-  });
-}
-
-template <class T>
-Var<T> mse(const Var<T>& a, const Var<T>& b) {
-  Op<T> op("mse", {a, b});
-  check_same_shape("mse", a, b);
-  const Array<T>& av = a.value();
-  const Array<T>& bv = b.value();
-  TG_CHECK(ValueError, av.size() > 0, "mse: empty input of shape ", to_string(av.shape()));
-  double total = 0;
-  for (std::size_t i = 0; i < av.size(); ++i) {
-    const double d = double(av.data()[i]) - double(bv.data()[i]);
-    total += d * d;
-  }
-  Array<T>& out = op.output(Shape{});
-  out() = T(total / double(av.size()));
-  return op.finish([](Backward<T>& g) {
-    const T scale = T(2) * g.grad_out()() / T(g.input(0).size());
-    g.accumulate(0, scale * (g.input(0) - g.input(1)));
-    g.accumulate(1, scale * (g.input(1) - g.input(0)));
-  });
-}
-
-#define TAPEGRAD_INSTANTIATE(T)                                                      \
-  template Var<T> matmul(const Var<T>&, const Var<T>&);                              \
-  template Var<T> linear(const Var<T>&, const Var<T>&, const Var<T>&);               \
-  template Var<T> linear(const Var<T>&, const Var<T>&);                              \
-  template Var<T> add(const Var<T>&, const Var<T>&);                                 \
-  template Var<T> sub(const Var<T>&, const Var<T>&);                                 \
-  template Var<T> mul(const Var<T>&, const Var<T>&);                                 \
-  template Var<T> div(const Var<T>&, const Var<T>&);                                 \
-  template Var<T> affine(const Var<T>&, detail::scalar_t<T>, detail::scalar_t<T>);   \
-  template Var<T> relu(const Var<T>&);                                               \
-  template Var<T> sigmoid(const Var<T>&);                                            \
-  template Var<T> tanh(const Var<T>&);                                               \
-  template Var<T> exp(const Var<T>&);                                                \
-  template Var<T> log(const Var<T>&);                                                \
-  template Var<T> sum(const Var<T>&);                                                \
-  template Var<T> sum(const Var<T>&, int, bool);                                     \
-  template Var<T> mean(const Var<T>&);                                               \
-  template Var<T> mean(const Var<T>&, int, bool);                                    \
-  template Var<T> bce(const Var<T>&, const Var<T>&);                                 \
-  template Var<T> bce_with_logits(const Var<T>&, const Var<T>&);                     \
-  template Var<T> mse(const Var<T>&, const Var<T>&);
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
-#undef TAPEGRAD_INSTANTIATE
+#define TAPEGRAD_SECTION(T) \
+  template Var<T> sum(const Var<T>&); \
+  template Var<T> sum(const Var<T>&, int, bool); \
+  template Var<T> mean(const Var<T>&); \
+  template Var<T> mean(const Var<T>&, int, bool);
+TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
+#undef TAPEGRAD_SECTION
 
 }  // namespace tapegrad

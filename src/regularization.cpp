@@ -20,7 +20,6 @@ Var<T> l2_penalty(const Var<T>& x) {
     auto t = b.grad_target(0);
     T* d = t.grad.data();
     for (std::size_t i = 0, n = t.grad.size(); i < n; ++i) d[i] = (t.add ? d[i] : T(0)) + scale * x[i];
-    b.mark_written(0);
   });
 }
 
@@ -42,7 +41,6 @@ Var<T> l1_penalty(const Var<T>& x) {
       const T sign = x[i] > T(0) ? T(1) : (x[i] < T(0) ? T(-1) : T(0));
       d[i] = (t.add ? d[i] : T(0)) + g * sign;
     }
-    b.mark_written(0);
   });
 }
 
@@ -50,8 +48,8 @@ namespace {
 template <class T>
 Var<T> sum_over(Tape<T>& tape, const std::vector<Parameter<T>>& params, Var<T> (*penalty)(const Var<T>&)) {
   if (params.empty()) return tape.constant(Array<T>(T(0)));
-  Var<T> total = penalty(tape.param(params[0]));
-  for (std::size_t i = 1; i < params.size(); ++i) total = add(total, penalty(tape.param(params[i])));
+  Var<T> total = penalty(tape.bind(params[0]));
+  for (std::size_t i = 1; i < params.size(); ++i) total = add(total, penalty(tape.bind(params[i])));
   return total;
 }
 

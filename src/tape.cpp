@@ -1,23 +1,14 @@
 #include "tapegrad/tape.hpp"
 
 #include <algorithm>
+#include <mutex>
 
-#include "tapegrad/debug.hpp"
+#include "debug_hooks.hpp"
+#include "instantiate.hpp"
 
 namespace tapegrad {
 
 // ---- grad mode ----------------------------------------------------------------------------
-
-// Every op reads the thread-local modes (grad, anomaly, label). Under -fPIC the default TLS
-// model reaches them through a call to __tls_get_addr, which also makes each op's functions
-// save and restore registers; initial-exec is a load from %fs. Its one limit, a library loaded
-// with dlopen() needs room in the static TLS block, is met: these are 16 bytes, and glibc keeps
-// spare room for exactly this.
-#if defined(__GNUC__) || defined(__clang__)
-#define TAPEGRAD_TLS_FAST __attribute__((tls_model("initial-exec")))
-#else
-#define TAPEGRAD_TLS_FAST
-#endif
 
 namespace {
 TAPEGRAD_TLS_FAST thread_local bool t_grad_enabled = true;
@@ -27,22 +18,47 @@ bool grad_enabled() noexcept { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() noexcept : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
-// ---- anomaly mode and labels (tapegrad/debug.hpp): here, next to the hooks that read them ----
-
-namespace {
-TAPEGRAD_TLS_FAST thread_local bool t_anomaly = false;
-TAPEGRAD_TLS_FAST thread_local const detail::Site* t_site = nullptr;
-}  // namespace
-
-bool anomaly_enabled() noexcept { return t_anomaly; }
-AnomalyGuard::AnomalyGuard(bool on) noexcept : previous_(t_anomaly) { t_anomaly = on; }
-AnomalyGuard::~AnomalyGuard() { t_anomaly = previous_; }
-const detail::Site* detail::current_site() noexcept { return t_site; }
-void detail::set_current_site(const Site* site) noexcept { t_site = site; }
-
-// ---- buffer pool --------------------------------------------------------------------------
+// ---- the handle table -----------------------------------------------------------------------
 
 namespace detail {
+
+std::atomic<HandleSlot*> g_slot_chunks[kSlotChunks];
+
+namespace {
+constexpr std::uint32_t kSlotsPerChunk = 1u << kSlotChunkBits;
+std::mutex g_slot_mutex;
+std::vector<std::uint32_t> g_free_slots;
+std::uint32_t g_next_slot = 1;  // slot 0 is never handed out: it is the undefined handle's
+}  // namespace
+
+std::uint32_t acquire_slot(void* target) {
+  std::lock_guard<std::mutex> lock(g_slot_mutex);
+  std::uint32_t i;
+  if (!g_free_slots.empty()) {
+    i = g_free_slots.back();
+    g_free_slots.pop_back();
+  } else {
+    TG_CHECK(StateError, g_next_slot / kSlotsPerChunk < kSlotChunks, "too many live tapes and parameters (",
+             g_next_slot, ")");
+    i = g_next_slot++;
+    std::atomic<HandleSlot*>& chunk = g_slot_chunks[i / kSlotsPerChunk];
+    // Chunks are never freed: a handle may read its slot at any time, even after its owner died.
+    if (chunk.load(std::memory_order_relaxed) == nullptr) chunk.store(new HandleSlot[kSlotsPerChunk]);
+  }
+  HandleSlot& s = handle_slot(i);
+  s.born.store(s.stamp.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s.target.store(target, std::memory_order_relaxed);
+  return i;
+}
+
+void release_slot(std::uint32_t i) noexcept {
+  bump_stamp(i);
+  handle_slot(i).target.store(nullptr, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(g_slot_mutex);
+  g_free_slots.push_back(i);  // may throw bad_alloc only when growing, after a million slots
+}
+
+// ---- buffer pool ----------------------------------------------------------------------------
 
 template <class T>
 Array<T> BufferPool<T>::acquire(const Shape& shape) {
@@ -78,10 +94,31 @@ void BufferPool<T>::release(Array<T>& a) {
 // ---- Var ----------------------------------------------------------------------------------
 
 template <class T>
-void Var<T>::invalid() const {
-  TG_CHECK(StateError, tape_ != nullptr, "use of an undefined Var (default-constructed handle)");
-  tape_->check(*this, "Var");
-  throw InternalError("internal error: Var::invalid on a live handle");
+void Var<T>::invalid(const char* op) const {
+  TG_CHECK(StateError, slot_ != 0, op, ": use of an undefined Var (a default-constructed handle)");
+  const detail::HandleSlot& s = detail::handle_slot(slot_);
+  const std::uint64_t now = s.stamp.load(std::memory_order_relaxed);
+  // The slot may have a new owner by now: only a handle at least as young as the owner's first
+  // stamp may look at it.
+  const bool same_owner = stamp_ >= s.born.load(std::memory_order_relaxed) && s.target.load() != nullptr;
+  TG_CHECK(StateError, index_ != kParameter || (same_owner && stamp_ == now), op,
+           ": the parameter behind this handle was destroyed");
+  TG_CHECK(StateError, same_owner, op, ": the tape this value was recorded on was destroyed");
+  const auto& tape = *static_cast<const Tape<T>*>(s.target.load(std::memory_order_relaxed));
+  TG_CHECK(StateError, stamp_ != tape.freed_by_backward_, op,
+           ": this value was freed by backward(), which clears the tape; to run backward twice, "
+           "pass BackwardOptions{true} (keep_graph) to the first one");
+  TG_CHECK(StateError, stamp_ != now, op, ": handle to entry ", index_, " of a tape that holds ", tape.size(),
+           " entries");
+  throw StateError(detail::concat(op, ": handle to a value of a cleared tape (recorded in generation ", stamp_,
+                                  ", the tape is at generation ", now, "); values do not outlive Tape::clear()"));
+}
+
+template <class T>
+Tape<T>* Var<T>::tape() const {
+  if (index_ == kParameter && slot_ != 0) return nullptr;
+  node();  // throws for a dead handle
+  return static_cast<Tape<T>*>(detail::handle_slot(slot_).target.load(std::memory_order_relaxed));
 }
 
 template <class T>
@@ -94,36 +131,31 @@ T Var<T>::item() const {
 
 template <class T>
 const Array<T>& Var<T>::grad() const {
-  if (param_) return detail::leaf_grad(*param_);
   Node<T>& n = node();  // validates the handle first
-  (void)n;
-  throw StateError(detail::concat("grad: the output of '", tape_->op_name(index_),
-                                  "' is not a leaf; only parameters keep their gradient after backward()"));
+  if (index_ == kParameter) return detail::read_grad(n);
+  Tape<T>& t = *tape();
+  TG_CHECK(StateError, t.entry(index_).alias != nullptr, "grad: the output of '", t.op_name(index_),
+           "' is not a leaf; only parameters keep their gradient after backward()");
+  return detail::read_grad(n);  // a bound parameter
 }
 
 template <class T>
 void Var<T>::backward() const {
-  TG_CHECK(StateError, tape_ != nullptr,
-           "backward: this value is a parameter not bound to a tape; there is nothing to differentiate");
-  tape_->backward(*this);
+  TG_CHECK(StateError, slot_ != 0, "backward: called on an undefined Var (a default-constructed handle)");
+  Tape<T>* t = tape();
+  TG_CHECK(StateError, t != nullptr,
+           "backward: this value is a parameter, not a value computed on a tape; there is nothing to differentiate");
+  t->backward(*this);
 }
 
 // ---- Tape ---------------------------------------------------------------------------------
 
 template <class T>
-Tape<T>::Tape() = default;
+Tape<T>::Tape() : slot_(detail::acquire_slot(this)) {}
 
 template <class T>
-void Tape<T>::invalid(const Var<T>& v, const char* op) const {
-  TG_CHECK(StateError, v.tape_ != nullptr, op, ": an input is an undefined Var (default-constructed handle)");
-  TG_CHECK(StateError, v.tape_ == this, op, ": an input is recorded on another tape");
-  TG_ASSERT(v.generation_ != generation_, "Tape::invalid on a live handle");
-  TG_CHECK(StateError, v.generation_ != freed_by_backward_, op,
-           ": this value was freed by backward(), which clears the tape; to run backward twice, "
-           "pass BackwardOptions{true} (keep_graph) to the first one");
-  throw StateError(detail::concat(op, ": handle to a value of a cleared tape (recorded in generation ",
-                                  v.generation_, ", the tape is at generation ", generation_,
-                                  "); values do not outlive Tape::clear()"));
+Tape<T>::~Tape() {
+  detail::release_slot(slot_);
 }
 
 template <class T>
@@ -139,6 +171,8 @@ void Tape<T>::refit(Array<T>& a, const Shape& shape) {
 
 template <class T>
 void Tape<T>::grow() {
+  TG_CHECK(StateError, chunks_.size() < (std::size_t(1) << (32 - kChunkBits)) - 1,
+           "Tape: more than 2^32 - 2^8 entries recorded without clear()");
   chunks_.push_back(std::make_unique<detail::Entry<T>[]>(kChunk));
 }
 
@@ -149,7 +183,7 @@ std::uint32_t Tape<T>::push(const char* op) {
   if (size_ == chunks_.size() * kChunk) grow();
   detail::Entry<T>& e = entry(size_);
   e.op = op;
-  e.site = t_site;  // the innermost Label, for printing and anomaly messages
+  e.site = detail::t_site;  // the innermost Label, for printing and anomaly messages
   return size_++;
 }
 
@@ -170,27 +204,80 @@ Var<T> Tape<T>::constant(const Array<T>& value) {
 }
 
 template <class T>
+Var<T> Tape<T>::bind(const Parameter<T>& p) {
+  Node<T>& n = p.node();  // checks the parameter is alive
+  const std::uint32_t i = push("parameter");
+  detail::Entry<T>& e = entry(i);
+  e.alias = &n;
+  e.inputs.push_back({&n, Var<T>::kParameter, p.slot_, p.stamp_, n.version});
+  return handle(i);
+}
+
+template <class T>
+detail::InputRef<T> Tape<T>::input_ref(const Var<T>& v, const char* op, std::size_t k) {
+  const detail::HandleSlot& s = detail::handle_slot(v.slot_);
+  if (v.slot_ == 0 || s.stamp.load(std::memory_order_relaxed) != v.stamp_) v.invalid(op);
+  if (v.index_ == Var<T>::kParameter) {
+    auto* n = static_cast<Node<T>*>(s.target.load(std::memory_order_relaxed));
+    return {n, v.index_, v.slot_, v.stamp_, n->version};
+  }
+  TG_CHECK(StateError, v.slot_ == slot_, op, ": input ", k, " is recorded on another tape");
+  if (v.index_ >= size_) v.invalid(op);
+  detail::Entry<T>& src = entry(v.index_);
+  if (src.alias == nullptr) return {&src.out, v.index_, 0, 0, 0};
+  // A bound parameter is read, and checked in backward, as the parameter itself.
+  detail::InputRef<T> ref = src.inputs[0];
+  TG_CHECK(StateError, detail::handle_slot(ref.slot).stamp.load(std::memory_order_relaxed) == ref.stamp, op,
+           ": input ", k, " is a bound parameter that was destroyed");
+  ref.version = ref.node->version;
+  return ref;
+}
+
+template <class T>
 const char* Tape<T>::op_name(std::size_t i) const {
   TG_CHECK(ValueError, i < size_, "Tape::op_name: index ", i, " out of range (size ", size_, ")");
   return entry(static_cast<std::uint32_t>(i)).op;
 }
 
+namespace {
+template <class T>
+std::size_t buffer_elements(const detail::Entry<T>& e) {
+  std::size_t n = e.out.value.size() + e.out.grad.size();
+  for (const auto& s : e.saved) n += s->size();
+  return n;
+}
+}  // namespace
+
 template <class T>
 std::size_t Tape<T>::bytes_in_use() const noexcept {
-  std::size_t bytes = 0;
+  std::size_t n = 0, indices = 0;
   for (std::uint32_t i = 0; i < size_; ++i) {
-    const auto& e = entry(i);
-    bytes += e.out.value.size() + e.out.grad.size();
-    for (const auto& s : e.saved) bytes += s.size();
+    n += buffer_elements(entry(i));
+    for (const auto& s : entry(i).saved_indices) indices += s->size();
   }
-  return bytes * sizeof(T);
+  return n * sizeof(T) + indices * sizeof(std::int64_t);
+}
+
+template <class T>
+std::size_t Tape<T>::bytes_pooled() const noexcept {
+  // The free pool, plus the buffers that cleared entries and the scratch space keep for reuse.
+  std::size_t n = 0;
+  for (std::size_t i = size_; i < chunks_.size() * kChunk; ++i) n += buffer_elements(entry(std::uint32_t(i)));
+  for (const auto& s : scratch_) n += s->size();
+  return pool_.bytes_held() + n * sizeof(T);
+}
+
+template <class T>
+std::size_t Tape<T>::bytes_of_entries() const noexcept {
+  return chunks_.size() * kChunk * sizeof(detail::Entry<T>);
 }
 
 template <class T>
 void Tape<T>::reset(detail::Entry<T>& e) {
   // The buffers stay with the entry for the next op recorded here (see fit()).
   e.backward = nullptr;
-  e.n_inputs = 0;
+  e.alias = nullptr;
+  e.inputs.clear();
   e.out.requires_grad = false;
   e.out.has_grad = false;
 }
@@ -206,38 +293,17 @@ void Tape<T>::clear() {
   for (std::uint32_t i = 0; i < size_; ++i) reset(entry(i));
   size_ = 0;
   grads_dirty_ = false;
-  ++generation_;
+  detail::bump_stamp(slot_);
 }
 
 template <class T>
 void Tape<T>::release_memory() {
   clear();
-  for (auto& chunk : chunks_) {
-    for (std::uint32_t j = 0; j < kChunk; ++j) {
-      detail::Entry<T>& e = chunk[j];
-      e.out.value = empty_array<T>();
-      e.out.grad = empty_array<T>();
-      for (auto& s : e.saved) s = empty_array<T>();
-    }
-  }
-  for (auto& s : scratch_) s = empty_array<T>();
+  chunks_.clear();
+  chunks_.shrink_to_fit();
+  scratch_.clear();
+  scratch_.shrink_to_fit();
   pool_ = detail::BufferPool<T>();
-}
-
-template <class T>
-std::size_t Tape<T>::bytes_pooled() const noexcept {
-  // The free pool, plus the buffers that cleared entries and the scratch space keep for reuse.
-  std::size_t n = 0;
-  for (std::size_t c = 0; c < chunks_.size(); ++c) {
-    for (std::uint32_t j = 0; j < kChunk; ++j) {
-      if (c * kChunk + j < size_) continue;
-      const detail::Entry<T>& e = chunks_[c][j];
-      n += e.out.value.size() + e.out.grad.size();
-      for (const auto& s : e.saved) n += s.size();
-    }
-  }
-  for (const auto& s : scratch_) n += s.size();
-  return pool_.bytes_held() + n * sizeof(T);
 }
 
 template <class T>
@@ -250,20 +316,38 @@ void Tape<T>::backward(const Var<T>& root, const Array<T>& seed, BackwardOptions
   run_backward(root, &seed, options);
 }
 
+namespace {
+// Before a rule reads a parameter or writes its gradient: the parameter must be alive and hold
+// the value the op read (a value replaced since, even by one of another shape, would be read
+// past its end by the rule).
+template <class T>
+void check_parameter(const detail::InputRef<T>& ref, const char* op) {
+  const detail::HandleSlot& s = detail::handle_slot(ref.slot);
+  TG_CHECK(StateError, s.stamp.load(std::memory_order_relaxed) == ref.stamp, "backward of '", op,
+           "': a parameter it read was destroyed before backward()");
+  TG_CHECK(StateError, ref.node->version == ref.version, "backward of '", op,
+           "': a parameter it read was modified (mutable_value()) after the op and before backward() ",
+           "(version ", ref.version, " when read, now ", ref.node->version,
+           "); run the forward again after changing parameters");
+}
+}  // namespace
+
 template <class T>
 void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOptions options) {
-  check(root, "backward");
-  TG_CHECK(StateError, !root.param_, "backward: the root is a parameter, not a value computed on this tape");
-  Node<T>& r = entry(root.index_).out;
-  TG_CHECK(StateError, r.requires_grad, "backward: the value '", entry(root.index_).op,
+  TG_CHECK(StateError, root.defined(), "backward: called on an undefined Var (a default-constructed handle)");
+  TG_CHECK(StateError, !root.is_parameter(),
+           "backward: the root is a parameter, not a value computed on a tape; there is nothing to differentiate");
+  Node<T>& r = root.node();  // checks the handle
+  TG_CHECK(StateError, root.tape() == this, "backward: the root is recorded on another tape");
+  const char* name = entry(root.index_).op;
+  TG_CHECK(StateError, r.requires_grad && entry(root.index_).alias == nullptr, "backward: the value '", name,
            "' does not depend on any parameter that requires a gradient (or was computed under NoGradGuard)");
   if (seed) {
-    TG_CHECK(ShapeError, seed->shape() == r.value.shape(), "backward: seed gradient of shape ",
+    TG_CHECK(ShapeError, same_shape(seed->shape(), r.value.shape()), "backward: seed gradient of shape ",
              to_string(seed->shape()), " for a value of shape ", to_string(r.value.shape()));
   } else {
-    TG_CHECK(StateError, r.value.size() == 1, "backward: the value '", entry(root.index_).op,
-             "' has shape ", to_string(r.value.shape()),
-             "; backward() without a seed needs a one-element value (pass a seed gradient)");
+    TG_CHECK(StateError, r.value.size() == 1, "backward: the value '", name, "' has shape ",
+             to_string(r.value.shape()), "; backward() without a seed needs a one-element value (pass a seed gradient)");
   }
 
   // A kept tape (keep_graph, or a rule that threw) may hold gradients of an earlier backward:
@@ -285,54 +369,51 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
   for (std::uint32_t i = root.index_ + 1; i-- > 0;) {
     detail::Entry<T>& e = entry(i);
     if (e.backward == nullptr || !e.out.has_grad) continue;  // constant, or no gradient reached it
-    Backward<T> ctx(*this, e);
-    e.backward(ctx);
-    if (t_anomaly) detail::check_backward_anomaly(*this, i);
+    for (const auto& ref : e.inputs) {
+      if (ref.is_parameter()) check_parameter(ref, e.op);
+    }
+    Backward<T> b(*this, e);
+    e.backward(b);
+    if (detail::t_anomaly) detail::check_backward_anomaly(*this, i);
   }
 
   if (!options.keep_graph) {
+    const std::uint64_t cleared = generation();
     clear();
-    freed_by_backward_ = generation_ - 1;
+    freed_by_backward_ = cleared;
   }
 }
 
 // ---- Op -----------------------------------------------------------------------------------
 
 template <class T>
-Op<T>::Op(const char* name, std::initializer_list<Var<T>> inputs) : name_(name) {
-  TG_CHECK(ValueError, inputs.size() <= kMaxInputs, name, ": ", inputs.size(), " inputs; an op takes at most ",
-           kMaxInputs);
-  for (const Var<T>& v : inputs) {
-    if (v.tape()) {
-      tape_ = v.tape();
-      break;
-    }
+Op<T>::Op(const char* name, const Var<T>* inputs, std::size_t n) : name_(name) {
+  // The tape is the first input's that is not a parameter.
+  for (std::size_t k = 0; k < n && tape_ == nullptr; ++k) {
+    if (inputs[k].defined() && !inputs[k].is_parameter()) tape_ = inputs[k].tape();  // throws if dead
   }
-  TG_CHECK(StateError, tape_ != nullptr, name,
-           ": no input is on a tape (all are parameters); bind one with tape.param(p)");
-  // The entry first, then one pass over the inputs that checks each handle once and writes
-  // it into the entry; a bad handle pops the entry again, so a failed op leaves no trace.
+  if (tape_ == nullptr) {
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!inputs[k].defined()) inputs[k].invalid(name);
+    }
+    TG_CHECK(ValueError, n > 0, name, ": an op needs at least one input");
+    throw StateError(detail::concat(name, ": no input is on a tape (all are parameters); bind one with tape.bind(p)"));
+  }
+  // The entry first, then one pass over the inputs that checks each handle once and writes it
+  // into the entry; a bad handle pops the entry again, so a failed op leaves no trace.
   index_ = tape_->push(name);
   entry_ = &tape_->entry(index_);
-  detail::Entry<T>& e = *entry_;
-  bool any_requires = false;
-  std::uint8_t k = 0;
-  for (const Var<T>& v : inputs) {
-    if (!v.is_parameter() && !tape_->live(v)) {
-      tape_->pop();
-      tape_->check(v, name);  // throws the StateError that explains the handle
+  try {
+    bool any_requires = false;
+    for (std::size_t k = 0; k < n; ++k) {
+      entry_->inputs.push_back(tape_->input_ref(inputs[k], name, k));
+      any_requires = any_requires || entry_->inputs.back().node->requires_grad;
     }
-    Node<T>* n = v.is_parameter() ? &v.node() : &tape_->entry(v.index()).out;
-    inputs_[k] = n;
-    any_requires = any_requires || n->requires_grad;
-    e.inputs[k].param = v.is_parameter() ? n : nullptr;
-    e.inputs[k].index = v.index();
-    ++k;
+    entry_->out.requires_grad = any_requires && t_grad_enabled;
+  } catch (...) {
+    tape_->pop();
+    throw;
   }
-  const bool record = any_requires && t_grad_enabled;
-  e.out.requires_grad = record;
-  // Anomaly mode names the inputs even of ops that record no rule; otherwise a constant keeps none.
-  e.n_inputs = record || t_anomaly ? k : 0;
 }
 
 template <class T>
@@ -342,37 +423,67 @@ Op<T>::~Op() {
 
 template <class T>
 Array<T>& Op<T>::output(const Shape& shape) {
-  detail::Entry<T>& e = entry();
-  tape_->fit(e.out.value, shape);
+  tape_->fit(entry_->out.value, shape);
   has_output_ = true;
-  return e.out.value;
+  return entry_->out.value;
 }
+
+namespace {
+// The i-th slot of an entry's owned buffers, created on first use and kept across steps.
+template <class A>
+A& slot_of(std::vector<std::unique_ptr<A>>& list, std::size_t i) {
+  while (list.size() <= i) list.push_back(std::make_unique<A>(A::from_shape({0})));
+  return *list[i];
+}
+}  // namespace
 
 template <class T>
 Array<T>& Op<T>::save(std::size_t i, const Shape& shape) {
-  TG_ASSERT(i < kMaxSaved, name_, ": saved buffer index ", i, " >= ", kMaxSaved);
-  detail::Entry<T>& e = entry();
-  tape_->fit(e.saved[i], shape);
-  return e.saved[i];
+  Array<T>& a = slot_of(entry_->saved, i);
+  tape_->fit(a, shape);
+  return a;
+}
+
+template <class T>
+IndexArray& Op<T>::save_indices(std::size_t i, const Shape& shape) {
+  IndexArray& a = slot_of(entry_->saved_indices, i);
+  if (!same_shape(a.shape(), shape)) a.resize(shape);
+  return a;
 }
 
 template <class T>
 void Op<T>::save_scalar(std::size_t i, double value) {
-  TG_ASSERT(i < kMaxSaved, name_, ": saved scalar index ", i, " >= ", kMaxSaved);
-  entry().scalars[i] = value;
+  std::vector<double>& s = entry_->scalars;
+  if (s.size() <= i) s.resize(i + 1);
+  s[i] = value;
 }
 
 template <class T>
 Var<T> Op<T>::finish_with(BackwardFn<T> rule) {
   TG_ASSERT(has_output_, name_, ": finish() called before output()");
-  detail::Entry<T>& e = entry();
-  if (e.out.requires_grad) e.backward = rule;
-  if (t_anomaly) detail::check_forward_anomaly(*tape_, index_);  // throws before finished_: ~Op pops
+  detail::Entry<T>& e = *entry_;
+  if (e.out.requires_grad) {
+    e.backward = rule;
+  } else if (!detail::t_anomaly) {
+    e.inputs.clear();  // a constant keeps no inputs (anomaly mode names them in its messages)
+  }
+  if (detail::t_anomaly) detail::check_forward_anomaly(*tape_, index_);  // throws before finished_: ~Op pops
   finished_ = true;
   return tape_->handle(index_);
 }
 
 // ---- Backward -----------------------------------------------------------------------------
+
+template <class T>
+typename Backward<T>::Target Backward<T>::grad_target(std::size_t i) {
+  Node<T>& n = node(i);
+  TG_CHECK(InternalError, n.requires_grad, "backward of '", e_.op, "': grad_target(", i,
+           ") for an input that needs no gradient (check needs_grad first)");
+  const bool add = n.has_grad;
+  if (!add) prepare(n);
+  n.has_grad = true;
+  return {n.grad, add};
+}
 
 template <class T>
 void Backward<T>::check_shape(std::size_t i, const Shape& got) const {
@@ -383,23 +494,17 @@ void Backward<T>::check_shape(std::size_t i, const Shape& got) const {
 
 template <class T>
 Array<T>& Backward<T>::scratch(const Shape& shape) {
-  TG_ASSERT(n_scratch_ < 4, "backward of '", e_.op, "': more than 4 scratch buffers");
-  Array<T>& s = tape_.scratch_[n_scratch_++];
+  Array<T>& s = slot_of(tape_.scratch_, n_scratch_++);
   tape_.fit(s, shape);
   return s;
 }
 
-template <class T>
-Backward<T>::~Backward() = default;
-
-#define TAPEGRAD_INSTANTIATE(T)         \
+#define TAPEGRAD_TAPE(T)                \
   template class detail::BufferPool<T>; \
   template class Var<T>;                \
   template class Tape<T>;               \
   template class Op<T>;                 \
   template class Backward<T>;
-TAPEGRAD_INSTANTIATE(float)
-TAPEGRAD_INSTANTIATE(double)
-#undef TAPEGRAD_INSTANTIATE
+TAPEGRAD_INSTANTIATE(TAPEGRAD_TAPE)
 
 }  // namespace tapegrad

@@ -32,7 +32,7 @@ inline double grad_value(int t, std::size_t i, std::size_t k) {
 /// Sets every parameter's gradient as backward would.
 inline void set_grads(std::vector<Parameter<double>>& params, int t) {
   for (std::size_t i = 0; i < params.size(); ++i) {
-    Array<double>& g = params[i].grad();
+    Array<double>& g = params[i].mutable_grad();
     for (std::size_t k = 0; k < g.size(); ++k) g.data()[k] = grad_value(t, i, k);
   }
 }

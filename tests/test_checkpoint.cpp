@@ -25,7 +25,7 @@ std::vector<Array<float>> values(const nn::Module<float>& m) {
 }
 
 // A few Adam steps of a classifier on fixed random data.
-void train(nn::Module<float>& net, optim::Optimizer<float>& opt, int steps) {
+void train(nn::MLP<float>& net, optim::Optimizer<float>& opt, int steps) {
   Rng rng(99);
   const Array<float> x = rng.normal<float>({16, 4});
   std::vector<std::int64_t> y;

@@ -78,7 +78,7 @@ struct Snapshot {
   std::vector<Array<double>> values, grads;
   std::vector<bool> has_grad;
   std::size_t tape_size = 0;
-  std::uint32_t generation = 0;
+  std::uint64_t generation = 0;
   std::size_t bytes = 0;
   bool compare_bytes = true;
 
@@ -86,8 +86,8 @@ struct Snapshot {
       : tape_size(tape.size()), generation(tape.generation()), bytes(tape.bytes_in_use()) {
     for (const auto& p : params) {
       values.push_back(p.value());
-      has_grad.push_back(p.node().has_grad);
-      grads.push_back(p.node().has_grad ? p.node().grad : Array<double>());
+      has_grad.push_back(p.has_grad());
+      grads.push_back(p.has_grad() ? p.grad() : Array<double>());
     }
   }
   bool operator==(const Snapshot& o) const {
@@ -228,12 +228,12 @@ TEST_F(Errors, E17_ItemOfNonScalar) {
   expect<tg::ValueError>([&] { x.item(); }, {"item", "(4, 2)", "one element"});
 }
 
-TEST_F(Errors, E18_OpWithTooManyInputs) {
+TEST_F(Errors, E18_OpWithoutInputs) {
   expect<tg::ValueError>(
       [&] {
-        tg::Op<double> op("five", {x, x, x, x, x});
+        tg::Op<double> op("nothing", std::vector<Var<double>>{});
       },
-      {"five", "5 inputs", "at most 4"});
+      {"nothing", "at least one input"});
 }
 
 // ---- 19-30: the tape used in a state that does not allow it -------------------------------------
@@ -274,7 +274,7 @@ TEST_F(Errors, E24_BackwardOfConstant) {
 }
 
 TEST_F(Errors, E25_BackwardOnUnboundParameter) {
-  expect<tg::StateError>([&] { w.backward(); }, {"backward", "parameter", "not bound to a tape"});
+  expect<tg::StateError>([&] { w.backward(); }, {"backward", "parameter", "nothing to differentiate"});
 }
 
 TEST_F(Errors, E26_InputsOnTwoTapes) {
@@ -295,7 +295,7 @@ TEST_F(Errors, E28_UndefinedParameter) {
 }
 
 TEST_F(Errors, E29_OpOnParametersOnly) {
-  expect<tg::StateError>([&] { tg::mul(Var<double>(w), Var<double>(w)); }, {"mul", "no input is on a tape", "tape.param"});
+  expect<tg::StateError>([&] { tg::mul(Var<double>(w), Var<double>(w)); }, {"mul", "no input is on a tape", "tape.bind"});
 }
 
 TEST_F(Errors, E30_TapeIndexOutOfRange) {
@@ -305,7 +305,7 @@ TEST_F(Errors, E30_TapeIndexOutOfRange) {
 TEST_F(Errors, E31_CustomBackwardWrongGradientShape) {
   // A bug in a user-defined op's backward rule is an InternalError naming the op and both shapes.
   Parameter<double> p(Array<double>{1.0, 2.0});
-  auto v = tape.param(p);
+  auto v = tape.bind(p);
   Var<double> y;
   {
     tg::Op<double> op("my_op", {v});
@@ -349,9 +349,13 @@ TEST_F(Errors, E36_BiasOfALayerWithout) {
   expect<tg::ValueError>([&] { l.bias(); }, {"no parameter named 'bias'"});
 }
 
-TEST_F(Errors, E37_ModuleListForward) {
-  tg::nn::ModuleList<double> list;
-  expect<tg::StateError>([&] { list.forward(x); }, {"ModuleList", "no forward"});
+TEST_F(Errors, E37_ModuleCycle) {
+  auto a = std::make_shared<tg::nn::Sequential<double>>();
+  auto b = std::make_shared<tg::nn::Sequential<double>>();
+  a->push_back(b);
+  expect<tg::ValueError>([&] { b->push_back(a); }, {"Module", "cycle"});
+  EXPECT_EQ(b->size(), 0u);
+  expect<tg::ValueError>([&] { a->push_back(a); }, {"Module", "cycle"});
 }
 
 TEST_F(Errors, E38_RngEmptyRange) {
@@ -378,8 +382,8 @@ TEST_F(Errors, E40_OptimizerStepAfterParameterReshaped) {
   auto loss = tg::sum(tg::linear(x, w, b));
   tape.backward(loss);
   Parameter<double> w2 = w;
-  w2.value() = Array<double>::from_shape({4, 3});
-  w2.value().fill(1.0);
+  w2.mutable_value() = Array<double>::from_shape({4, 3});
+  w2.mutable_value().fill(1.0);
   expect<tg::ShapeError>([&] { opt.step(); }, {"SGD", "parameter 0", "(4, 3)", "(2, 3)"});
   EXPECT_EQ(opt.step_count(), 0u);
 }

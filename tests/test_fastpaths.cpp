@@ -10,6 +10,7 @@
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"
 #include "detail/xtensor_extra.hpp"  // xt::view
@@ -141,7 +142,7 @@ TEST(FastPaths, BceWithLogitsMatchesSigmoidThenBce) {
   tape.backward(fused);
   const Array<double> g = z.grad();
   z.zero_grad();
-  auto composed = tg::bce(tg::sigmoid(tg::Var<double>(tape.param(z))), tape.constant(y));
+  auto composed = tg::bce(tg::sigmoid(tg::Var<double>(tape.bind(z))), tape.constant(y));
   EXPECT_NEAR(composed.item(), fused_loss, 1e-12);
   tape.backward(composed);
   expect_near(z.grad(), g, 1e-10, "bce_with_logits gradient");
@@ -152,7 +153,7 @@ TEST(FastPaths, ReluBackwardMatchesMask) {
   tg::Parameter<float> x(rng.normal<float>({7, 9}));
   const Array<float> seed = rng.normal<float>({7, 9});
   tg::Tape<float> tape;
-  auto y = tg::relu(tg::Var<float>(tape.param(x)));
+  auto y = tg::relu(tg::Var<float>(tape.bind(x)));
   tape.backward(y, seed);
   const Array<float> want = xt::where(x.value() > 0.f, seed, 0.f);
   expect_near(x.grad(), want, 0, "relu gradient");

@@ -10,6 +10,10 @@
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/optim/sgd.hpp"
+
+#include <memory>
+#include <string>
 
 namespace tg = tapegrad;
 namespace nn = tapegrad::nn;
@@ -38,7 +42,7 @@ TEST(Module, RegistryAndAccessorAreTheSameParameter) {
   auto params = fc.named_parameters();
   EXPECT_TRUE(params[0].second.same(fc.weight()));
   EXPECT_EQ(params[0].second.value(), (xt::ones<double>({2, 3})));
-  fc.weight().value()(0, 0) = 7;
+  fc.weight().mutable_value()(0, 0) = 7;
   EXPECT_EQ(fc.parameters()[0].value()(0, 0), 7);
 }
 
@@ -62,8 +66,8 @@ TEST(Module, SequentialNamesAndForward) {
   seq.push_back(std::make_shared<nn::Tanh<double>>());
   seq.push_back(std::make_shared<nn::Sigmoid<double>>());
   EXPECT_EQ(seq.named_parameters()[0].first, "0.weight");
-  fc->weight().value() = Array<double>{{1, 0}, {0, -1}};
-  fc->bias().value() = Array<double>{{0.5, 0}};
+  fc->weight().mutable_value() = Array<double>{{1, 0}, {0, -1}};
+  fc->bias().mutable_value() = Array<double>{{0.5, 0}};
   tg::Tape<double> tape;
   auto y = seq.forward(tape.constant(Array<double>{{1, 2}}));
   EXPECT_DOUBLE_EQ(y.value()(0, 0), 1 / (1 + std::exp(-std::tanh(1.5))));
@@ -77,15 +81,13 @@ TEST(Module, BadNamesAndOptionsAreRejected) {
   nn::Linear<float> nobias(nn::LinearOptions(2, 3).bias(false), rng);
   EXPECT_EQ(nobias.parameters().size(), 1u);
   EXPECT_THROW(nobias.bias(), tg::ValueError);
-  nn::ModuleList<float> list;
-  EXPECT_THROW(list.forward(tg::Var<float>()), tg::StateError);
 }
 
 TEST(Linear, ForwardMatchesHandComputation) {
   tg::Rng rng(0);
   nn::Linear<double> fc(nn::LinearOptions(3, 2), rng);
-  fc.weight().value() = Array<double>{{1, 2}, {3, 4}, {5, 6}};
-  fc.bias().value() = Array<double>{{0.5, -0.5}};
+  fc.weight().mutable_value() = Array<double>{{1, 2}, {3, 4}, {5, 6}};
+  fc.bias().mutable_value() = Array<double>{{0.5, -0.5}};
   tg::Tape<double> tape;
   auto y = fc.forward(tape.constant(Array<double>{{1, 0, -1}, {2, 1, 0}}));
   EXPECT_EQ(y.value(), (Array<double>{{-3.5, -4.5}, {5.5, 7.5}}));
@@ -94,7 +96,7 @@ TEST(Linear, ForwardMatchesHandComputation) {
 TEST(Linear, NoBiasForward) {
   tg::Rng rng(0);
   nn::Linear<double> fc(nn::LinearOptions(2, 1).bias(false), rng);
-  fc.weight().value() = xt::reshape_view(Array<double>{2, 3}, {2, 1});
+  fc.weight().mutable_value() = xt::reshape_view(Array<double>{2, 3}, {2, 1});
   tg::Tape<double> tape;
   EXPECT_EQ(fc.forward(tape.constant(Array<double>{{1, 1}})).value(), (Array<double>(xt::ones<double>({1, 1}) * 5.0)));
 }
@@ -116,8 +118,8 @@ TEST(Linear, GradcheckThroughTheModule) {
   const Array<double> x = rng.normal<double>({4, 3});
   const auto r = tg::gradcheck(
       [fc](const std::vector<tg::Var<double>>& v) {
-        fc->weight().value() = v[1].value();
-        fc->bias().value() = v[2].value();
+        fc->weight().mutable_value() = v[1].value();
+        fc->bias().mutable_value() = v[2].value();
         // Route the module's parameters through the checked inputs.
         return tg::linear(v[0], v[1], v[2]);
       },
@@ -166,3 +168,85 @@ TEST(MLP, ZeroGradResetsEveryParameter) {
   mlp.zero_grad();
   for (auto& p : mlp.parameters()) EXPECT_EQ(xt::sum(xt::abs(p.grad()))(), 0);
 }
+
+// ---- the registry: references, sharing, cycles, depth ---------------------------------------------
+
+namespace {
+// Written the natural way: members that are references to successive registrations.
+struct ThreeMatrices : nn::Module<float> {
+  ThreeMatrices()
+      : a(register_parameter("a", tg::Array<float>(xt::ones<float>({2, 2})))),
+        b(register_parameter("b", tg::Array<float>(xt::ones<float>({2, 2}) * 2.f))),
+        c(register_parameter("c", tg::Array<float>(xt::ones<float>({2, 2}) * 3.f))) {
+    for (int i = 0; i < 100; ++i) register_buffer("pad" + std::to_string(i), tg::Array<float>{0.f});
+  }
+  tg::Var<float> forward(const tg::Var<float>& x) { return tg::matmul(tg::matmul(tg::matmul(x, a), b), c); }
+  tg::Parameter<float>& a;
+  tg::Parameter<float>& b;
+  tg::Parameter<float>& c;
+};
+}  // namespace
+
+TEST(Module, ReferencesToRegisteredParametersStayValid) {
+  ThreeMatrices m;
+  tg::Tape<float> tape;
+  auto y = m.forward(tape.constant(tg::Array<float>(xt::ones<float>({1, 2}))));
+  EXPECT_FLOAT_EQ(y.value()(0, 0), 48.f);  // (1 1)·a = (2 2), ·b = (8 8), ·c = (48 48)
+  tape.backward(tg::sum(y));
+  EXPECT_TRUE(m.a.has_grad());
+  EXPECT_TRUE(m.a.same(m.named_parameters()[0].second));
+  EXPECT_EQ(m.named_buffers().size(), 100u);
+  EXPECT_EQ(m.parameters().size(), 3u);
+  EXPECT_FALSE(m.buffers()[0].requires_grad());
+}
+
+TEST(Module, ASubmoduleRegisteredTwiceIsListedOnceUnderItsFirstName) {
+  tg::Rng rng(0);
+  nn::Sequential<float> net;
+  auto fc = std::make_shared<nn::Linear<float>>(nn::LinearOptions(2, 2), rng);
+  net.push_back(fc);
+  net.push_back(std::make_shared<nn::ReLU<float>>());
+  net.push_back(fc);  // applied twice, as PyTorch allows
+  const auto named = net.named_parameters();
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].first, "0.weight");
+  EXPECT_EQ(named[1].first, "0.bias");
+  tg::optim::SGD<float> opt(net.parameters(), 0.1);  // no "same parameter" error
+  tg::Tape<float> tape;
+  tape.backward(tg::sum(net.forward(tape.constant(tg::Array<float>{{1.f, 2.f}}))));
+  opt.step();
+}
+
+TEST(Module, ATiedParameterIsListedOnce) {
+  struct Tied : nn::Module<float> {
+    Tied() : w(register_parameter("w", tg::Array<float>{1.f})) {}
+    tg::Parameter<float>& w;
+  };
+  nn::ModuleList<float> list;
+  auto t = std::make_shared<Tied>();
+  list.push_back(t);
+  list.push_back(std::make_shared<Tied>());
+  EXPECT_EQ(list.parameters().size(), 2u);
+}
+
+TEST(Module, DeepNestingNeedsNoRecursion) {
+  // 100,000 modules, each inside the next (built bottom-up) and then top-down.
+  tg::Rng rng(0);
+  auto inner = std::make_shared<nn::Sequential<float>>();
+  inner->push_back(std::make_shared<nn::Linear<float>>(nn::LinearOptions(1, 1), rng));
+  std::shared_ptr<nn::Sequential<float>> outer = inner;
+  for (int i = 0; i < 100000; ++i) {
+    auto next = std::make_shared<nn::Sequential<float>>();
+    next->push_back(outer);
+    outer = next;
+  }
+  const auto named = outer->named_parameters();
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].first.size(), 100000u * 2 + std::string("0.weight").size());
+  outer->eval();
+  EXPECT_FALSE(inner->is_training());
+  auto top = std::make_shared<nn::Sequential<float>>();
+  auto cur = top;
+  for (int i = 0; i < 100000; ++i) cur = cur->push_back(std::make_shared<nn::Sequential<float>>());
+  EXPECT_EQ(top->parameters().size(), 0u);
+}  // both chains are destroyed here, without recursion (~Module unlinks them iteratively)

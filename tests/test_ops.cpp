@@ -6,6 +6,7 @@
 
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/random.hpp"
 
 namespace tg = tapegrad;

@@ -4,6 +4,7 @@
 
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
 namespace tg = tapegrad;

@@ -63,11 +63,11 @@ TEST(Adam, TwoStepsOnAScalarByHand) {
   //              θ = 0.900000002 + 0.1·0.28947368.../(0.79068...+1e-8) = 0.93661035424...
   Parameter<double> p(Array<double>{1.0});
   Adam<double> opt({p}, AdamOptions(0.1));
-  p.grad() = Array<double>{0.5};
+  p.mutable_grad() = Array<double>{0.5};
   opt.step();
   EXPECT_NEAR(p.value()(0), 0.900000002, 1e-15);
   opt.zero_grad();
-  p.grad() = Array<double>{-1.0};
+  p.mutable_grad() = Array<double>{-1.0};
   opt.step();
   EXPECT_NEAR(p.value()(0), 0.9366103542405654, 1e-15);
   const StateDict<double> s = opt.state_dict();
@@ -192,7 +192,7 @@ TEST(Adam, SkipsFrozenParametersAndThoseWithoutGradient) {
   Adam<double> opt(params, AdamOptions(0.1));
   params[0].set_requires_grad(false);
   opt.zero_grad();
-  params[1].grad().fill(1.0);
+  params[1].mutable_grad().fill(1.0);
   opt.step();
   EXPECT_EQ(params[0].value(), initial_values()[0]);
   EXPECT_NE(params[1].value(), initial_values()[1]);
@@ -212,7 +212,7 @@ TEST(Adam, FloatTrainsAQuadraticThroughTheTape) {
   Adam<float> opt({w}, AdamOptions(0.1));
   for (int t = 0; t < 500; ++t) {
     opt.zero_grad();
-    auto d = sub(tape.param(w), tape.constant(c));
+    auto d = sub(tape.bind(w), tape.constant(c));
     tape.backward(sum(mul(d, d)));
     opt.step();
   }

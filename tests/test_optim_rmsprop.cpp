@@ -54,7 +54,7 @@ TEST(RMSprop, FirstStepByHand) {
   // α = 0.99: v1 = 0.01·g², θ1 = θ0 − γ g / (0.1|g| + ε) = 1 − 0.01·0.5/(0.05 + 1e-8)
   Parameter<double> p(Array<double>{1.0});
   RMSprop<double> opt({p}, RMSpropOptions(0.01));
-  p.grad() = Array<double>{0.5};
+  p.mutable_grad() = Array<double>{0.5};
   opt.step();
   EXPECT_NEAR(p.value()(0), 1 - 0.01 * 0.5 / (0.05 + 1e-8), 1e-15);
 }

@@ -73,7 +73,7 @@ TEST(CosineAnnealingLR, AnnealsToZero) {
   CosineAnnealingLR<double> schedule(opt, 4);
   schedule.set_epoch(4);
   EXPECT_EQ(opt.learning_rate(), 0.0);
-  p.grad() = Array<double>{1.0};
+  p.mutable_grad() = Array<double>{1.0};
   opt.step();
   EXPECT_EQ(p.value()(0), 1.0);  // a zero rate moves nothing
   EXPECT_THROW(CosineAnnealingLR<double>(opt, 0), ValueError);
@@ -101,7 +101,7 @@ TEST(LRScheduler, TheOptimizerUsesTheScheduledRate) {
   StepLR<double> schedule(opt, 1, 0.5);
   for (int e = 0; e < 3; ++e) {
     opt.zero_grad();
-    p.grad() = Array<double>{1.0};
+    p.mutable_grad() = Array<double>{1.0};
     opt.step();
     schedule.step();
   }

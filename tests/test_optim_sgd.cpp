@@ -39,11 +39,11 @@ TEST(SGD, PlainStepByHand) {
   // θ ← θ − γ g: 1 − 0.1·0.5 = 0.95, then 0.95 − 0.1·(−1) = 1.05
   Parameter<double> p(Array<double>{1.0});
   SGD<double> opt({p}, 0.1);
-  p.grad() = Array<double>{0.5};
+  p.mutable_grad() = Array<double>{0.5};
   opt.step();
   EXPECT_DOUBLE_EQ(p.value()(0), 0.95);
   opt.zero_grad();
-  p.grad() = Array<double>{-1.0};
+  p.mutable_grad() = Array<double>{-1.0};
   opt.step();
   EXPECT_DOUBLE_EQ(p.value()(0), 1.05);
   EXPECT_EQ(opt.state_dict().size(), 1u);  // only "step": plain SGD keeps no buffers
@@ -55,7 +55,7 @@ TEST(SGD, MomentumStepsByHand) {
   SGD<double> opt({p}, SGDOptions(0.1).momentum(0.9));
   for (int t = 0; t < 2; ++t) {
     opt.zero_grad();
-    p.grad() = Array<double>{0.5};
+    p.mutable_grad() = Array<double>{0.5};
     opt.step();
   }
   EXPECT_NEAR(p.value()(0), 0.855, 1e-15);
@@ -137,7 +137,7 @@ TEST(Optimizer, LearningRateCanBeChanged) {
   SGD<double> opt({p}, 0.1);
   opt.set_learning_rate(0.5);
   EXPECT_EQ(opt.learning_rate(), 0.5);
-  p.grad() = Array<double>{1.0};
+  p.mutable_grad() = Array<double>{1.0};
   opt.step();
   EXPECT_DOUBLE_EQ(p.value()(0), 0.5);
   EXPECT_THROW(opt.set_learning_rate(-0.1), ValueError);
@@ -149,7 +149,7 @@ TEST(Optimizer, LearningRateCanBeChanged) {
 TEST(SGD, FloatWorks) {
   Parameter<float> p(Array<float>{1.f, 2.f});
   SGD<float> opt({p}, SGDOptions(0.5).momentum(0.5).nesterov(true));
-  p.grad() = Array<float>{1.f, -1.f};
+  p.mutable_grad() = Array<float>{1.f, -1.f};
   opt.step();
   // b = g, θ ← θ − γ (g + μ b) = θ − 0.5 · 1.5 g
   EXPECT_FLOAT_EQ(p.value()(0), 0.25f);
@@ -158,3 +158,13 @@ TEST(SGD, FloatWorks) {
 
 }  // namespace
 }  // namespace tapegrad::testing
+
+// Reading a gradient is not a gradient: a parameter whose gradient was only read is skipped by
+// step(), weight decay included (it used to move 1 -> 0.95).
+TEST(SGD, ReadingAGradientDoesNotMakeTheStepMoveAParameter) {
+  tapegrad::Parameter<double> p(tapegrad::Array<double>{1.0});
+  tapegrad::optim::SGD<double> opt({p}, tapegrad::optim::SGDOptions(0.1).weight_decay(0.5));
+  EXPECT_DOUBLE_EQ(p.grad()(0), 0.0);
+  opt.step();
+  EXPECT_DOUBLE_EQ(p.value()(0), 1.0);
+}

@@ -235,7 +235,7 @@ void expect_subnormal_state_flushed(const std::string& key, const MakeOptimizer&
   }
   opt.load_state_dict(state);
   opt.zero_grad();
-  w.grad().fill(0.f);
+  w.mutable_grad().fill(0.f);
   opt.step();
   for (const auto& [name, value] : opt.state_dict()) {
     if (name == key + ".0") {

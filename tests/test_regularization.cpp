@@ -24,7 +24,7 @@ const Array<double> kX{{0.5, -1.5, 2.0}, {0.0, 0.25, -0.75}};
 TEST(L2Penalty, ValueAndGradient) {
   Parameter<double> w(kX);
   Tape<double> tape;
-  auto y = l2_penalty(tape.param(w));
+  auto y = l2_penalty(tape.bind(w));
   EXPECT_DOUBLE_EQ(y.item(), 0.25 + 2.25 + 4 + 0 + 0.0625 + 0.5625);
   tape.backward(y);
   for (std::size_t i = 0; i < kX.size(); ++i) EXPECT_EQ(w.grad().data()[i], 2 * kX.data()[i]);
@@ -52,8 +52,8 @@ TEST(L2Penalty, HalfLambdaTimesPenaltyIsWeightDecay) {
   optim::SGD<double> with_penalty({a}, 0.1);
   optim::SGD<double> with_decay({b}, optim::SGDOptions(0.1).weight_decay(lambda));
   Tape<double> tape;
-  auto data_loss = [&](const Parameter<double>& p) { return sum(mul(tape.param(p), tape.constant(kX))); };
-  tape.backward(add(data_loss(a), l2_penalty(tape.param(a)) * (lambda / 2)));
+  auto data_loss = [&](const Parameter<double>& p) { return sum(mul(tape.bind(p), tape.constant(kX))); };
+  tape.backward(add(data_loss(a), l2_penalty(tape.bind(a)) * (lambda / 2)));
   tape.backward(data_loss(b));
   with_penalty.step();
   with_decay.step();
@@ -66,7 +66,7 @@ TEST(L2Penalty, HalfLambdaTimesPenaltyIsWeightDecay) {
 TEST(L1Penalty, ValueAndSubgradientZeroAtZero) {
   Parameter<double> w(kX);
   Tape<double> tape;
-  auto y = l1_penalty(tape.param(w));
+  auto y = l1_penalty(tape.bind(w));
   EXPECT_DOUBLE_EQ(y.item(), 0.5 + 1.5 + 2 + 0 + 0.25 + 0.75);
   tape.backward(y);
   EXPECT_EQ(w.grad(), (Array<double>{{1, -1, 1}, {0, 1, -1}}));  // 0 where the weight is exactly 0
@@ -103,7 +103,7 @@ TEST(Dropout, ForwardAndBackwardUseTheSameMask) {
   Rng rng(3);
   Parameter<double> x(kX + 1.0);  // no zeros, so a zero in y means a dropped element
   Tape<double> tape;
-  auto y = dropout(tape.param(x), 0.5, rng);
+  auto y = dropout(tape.bind(x), 0.5, rng);
   tape.backward(sum(y));
   const Array<double>& g = x.grad();
   Rng replay(3);

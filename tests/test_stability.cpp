@@ -41,7 +41,7 @@ TYPED_TEST(Stability, SigmoidIsFiniteWithFiniteGradientUpTo1e4) {
   tg::Tape<T> tape;
   tg::Parameter<T> z(extremes<T>());
   tg::AnomalyGuard anomaly;  // any NaN/Inf in a value or gradient would throw
-  auto s = tg::sigmoid(tg::Var<T>(tape.param(z)));
+  auto s = tg::sigmoid(tg::Var<T>(tape.bind(z)));
   const Array<T> y = s.value();
   tape.backward(tg::sum(s));
   ASSERT_TRUE(all_finite(y));
@@ -62,7 +62,7 @@ TYPED_TEST(Stability, BceWithLogitsUpTo1e4) {
       tg::Tape<T> tape;
       tg::Parameter<T> z(Array<T>{zs(i)});
       tg::AnomalyGuard anomaly;
-      auto loss = tg::bce_with_logits(tape.param(z), tape.constant(Array<T>{target}));
+      auto loss = tg::bce_with_logits(tape.bind(z), tape.constant(Array<T>{target}));
       const double l = double(loss.item());
       tape.backward(loss);
       // The exact loss: softplus(z) - z·y, i.e. max(z, 0) - z·y + log1p(exp(-|z|)).
@@ -85,7 +85,7 @@ TYPED_TEST(Stability, BceClampsLogOfZero) {
   tg::Parameter<T> p(Array<T>{T(0), T(1), T(0), T(1)});
   const Array<T> y{T(1), T(0), T(0), T(1)};
   tg::AnomalyGuard anomaly;
-  auto loss = tg::bce(tg::Var<T>(tape.param(p)), tape.constant(y));
+  auto loss = tg::bce(tg::Var<T>(tape.bind(p)), tape.constant(y));
   EXPECT_NEAR(double(loss.item()), (100.0 + 100.0 + 0.0 + 0.0) / 4, 1e-4);
   tape.backward(loss);
   const Array<T>& g = p.grad();
@@ -102,7 +102,7 @@ TYPED_TEST(Stability, SigmoidThenBceSaturatedStaysFinite) {
   tg::Tape<T> tape;
   tg::Parameter<T> z(Array<T>{T(-1e4), T(1e4)});
   tg::AnomalyGuard anomaly;
-  auto loss = tg::bce(tg::sigmoid(tg::Var<T>(tape.param(z))), tape.constant(Array<T>{T(1), T(0)}));
+  auto loss = tg::bce(tg::sigmoid(tg::Var<T>(tape.bind(z))), tape.constant(Array<T>{T(1), T(0)}));
   EXPECT_TRUE(std::isfinite(loss.item()));
   tape.backward(loss);
   EXPECT_TRUE(all_finite(z.grad()));
@@ -113,7 +113,7 @@ TYPED_TEST(Stability, LogSoftmaxOfLogits1e4) {
   tg::Tape<T> tape;
   tg::Parameter<T> z(Array<T>{{T(1e4), T(0), T(-1e4)}, {T(1e4), T(1e4), T(-1e4)}});
   tg::AnomalyGuard anomaly;
-  auto ls = tg::log_softmax(tg::Var<T>(tape.param(z)));
+  auto ls = tg::log_softmax(tg::Var<T>(tape.bind(z)));
   const Array<T> v = ls.value();
   ASSERT_TRUE(all_finite(v));
   // Row 0: the max dominates: (0, -1e4, -2e4). Row 1: two equal maxima share: -log 2.
@@ -136,7 +136,7 @@ TYPED_TEST(Stability, SoftmaxCrossEntropyOfLogits1e4) {
   tg::Parameter<T> z(Array<T>{{T(1e4), T(-1e4)}, {T(-1e4), T(1e4)}});
   tg::AnomalyGuard anomaly;
   // Row 0 right (loss 0), row 1 wrong by 2e4 (loss 2e4): mean 1e4.
-  auto loss = tg::softmax_cross_entropy(tg::Var<T>(tape.param(z)), {0, 0});
+  auto loss = tg::softmax_cross_entropy(tg::Var<T>(tape.bind(z)), {0, 0});
   EXPECT_NEAR(double(loss.item()), 1e4, 1e-2);
   tape.backward(loss);
   ASSERT_TRUE(all_finite(z.grad()));
@@ -150,13 +150,13 @@ TEST(DeepGraph, HundredThousandOpsBackwardAndFree) {
   constexpr int kDepth = 100000;
   tg::Tape<double> tape;
   tg::Parameter<double> x(Array<double>{2.0, 3.0});
-  tg::Var<double> h = tape.param(x);
+  tg::Var<double> h = tape.bind(x);
   for (int i = 0; i < kDepth / 2; ++i) {
     h = tg::relu(h);             // x > 0: the identity, gradient 1
     h = tg::affine(h, 1.0, 0.0);  // h·1 + 0
   }
   auto loss = tg::sum(h);
-  EXPECT_EQ(tape.size(), std::size_t(kDepth) + 1);
+  EXPECT_EQ(tape.size(), std::size_t(kDepth) + 2);  // the bound parameter, the chain, the sum
   EXPECT_EQ(loss.item(), 5.0);
   tape.backward(loss);  // iterative: no recursion, no stack growth
   EXPECT_EQ(tape.size(), 0u);
@@ -169,9 +169,9 @@ TEST(DeepGraph, HundredThousandOpsFreedByTheTapesDestructor) {
   tg::Parameter<float> x(Array<float>{1.f});
   {
     tg::Tape<float> tape;
-    tg::Var<float> h = tape.param(x);
+    tg::Var<float> h = tape.bind(x);
     for (int i = 0; i < 100000; ++i) h = tg::tanh(h);
-    EXPECT_EQ(tape.size(), 100000u);
+    EXPECT_EQ(tape.size(), 100001u);  // the bound parameter and the chain
   }  // the tape and its 100,000 entries are destroyed here
   SUCCEED();
 }
@@ -180,12 +180,12 @@ TEST(DeepGraph, HundredThousandOpsWithAnomalyModeAndKeepGraph) {
   tg::Tape<float> tape;
   tg::Parameter<float> x(Array<float>{0.5f});
   tg::AnomalyGuard anomaly;
-  tg::Var<float> h = tape.param(x);
+  tg::Var<float> h = tape.bind(x);
   for (int i = 0; i < 100000; ++i) h = tg::mul(h, tape.constant(Array<float>{1.f}));
   auto loss = tg::sum(h);
   tape.backward(loss, tg::BackwardOptions{true});
   EXPECT_EQ(x.grad()(0), 1.f);
-  EXPECT_EQ(tape.size(), 200001u);  // kept: 100,000 constants and muls, and the sum
+  EXPECT_EQ(tape.size(), 200002u);  // kept: the bound parameter, 100,000 constants and muls, the sum
   tape.clear();
   EXPECT_EQ(tape.size(), 0u);
 }

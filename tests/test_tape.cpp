@@ -2,9 +2,15 @@
 // seeds, freeing, stale handles, keeping the tape, and flat memory over many steps.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "tapegrad/ops.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tg = tapegrad;
@@ -56,7 +62,7 @@ TEST(Tape, FanOutAccumulates) {
   // y = w*w + w, so dy/dw = 2w + 1: three uses of w, one gradient.
   tg::Tape<double> tape;
   tg::Parameter<double> w(row({3}));
-  auto wv = tape.param(w);
+  auto wv = tape.bind(w);
   auto y = tg::sum(tg::add(tg::mul(wv, wv), wv));
   tape.backward(y);
   EXPECT_DOUBLE_EQ(w.grad()(0, 0), 7.0);
@@ -187,7 +193,7 @@ TEST(Tape, OpsOnParametersAloneNeedABoundTape) {
   tg::Parameter<double> w(row({1, 2}));
   EXPECT_THROW(tg::relu(w), tg::StateError);
   tg::Tape<double> tape;
-  auto y = tg::sum(tg::relu(tape.param(w)));
+  auto y = tg::sum(tg::relu(tape.bind(w)));
   tape.backward(y);
   EXPECT_DOUBLE_EQ(w.grad()(0, 1), 1.0);
 }
@@ -249,7 +255,7 @@ TEST(Tape, BackwardAfterAThrowingRuleStartsFromZero) {
 TEST(Tape, GradOfANonLeafIsAnError) {
   tg::Tape<double> tape;
   tg::Parameter<double> w(row({2}));
-  auto y = tg::relu(tape.param(w));
+  auto y = tg::relu(tape.bind(w));
   EXPECT_THROW((void)y.grad(), tg::StateError);
 }
 
@@ -257,7 +263,7 @@ TEST(Tape, FrozenParametersGetNoGradient) {
   tg::Tape<double> tape;
   tg::Parameter<double> w(row({2})), v(row({3}));
   v.set_requires_grad(false);
-  tape.backward(tg::sum(tg::mul(tape.param(w), v)));
+  tape.backward(tg::sum(tg::mul(tape.bind(w), v)));
   EXPECT_DOUBLE_EQ(w.grad()(0, 0), 3.0);
   EXPECT_DOUBLE_EQ(v.grad()(0, 0), 0.0);
 }
@@ -290,7 +296,7 @@ TEST(Tape, ReleaseMemoryEmptiesThePool) {
 TEST(Tape, ParameterCopiesShareTheirValue) {
   tg::Parameter<float> a(xt::zeros<float>({2}));
   tg::Parameter<float> b = a;
-  b.value()(1) = 5.f;
+  b.mutable_value()(1) = 5.f;
   EXPECT_FLOAT_EQ(a.value()(1), 5.f);
   EXPECT_TRUE(a.same(b));
   EXPECT_FALSE(tg::Parameter<float>().defined());
@@ -300,4 +306,195 @@ TEST(Tape, ParameterCopiesShareTheirValue) {
 TEST(Tape, ItemNeedsOneElement) {
   tg::Tape<double> tape;
   EXPECT_THROW((void)tape.constant(row({1, 2})).item(), tg::ValueError);
+}
+
+// ---- handles never read freed memory ---------------------------------------------------------
+
+namespace {
+tg::Var<double> value_of_a_local_tape() {
+  tg::Tape<double> local;
+  return tg::exp(local.constant(row({1, 2})));
+}  // the tape dies here; the handle survives it
+}  // namespace
+
+TEST(TapeSafety, HandleOutlivingItsTapeIsReported) {
+  tg::Var<double> v = value_of_a_local_tape();
+  EXPECT_THROW(v.value(), tg::StateError);
+  try {
+    v.shape();
+  } catch (const tg::StateError& e) {
+    EXPECT_NE(std::string(e.what()).find("tape this value was recorded on was destroyed"), std::string::npos)
+        << e.what();
+  }
+  // A new tape may take the dead tape's place in the handle table: the old handle must still
+  // not read it.
+  tg::Tape<double> next;
+  auto fresh = next.constant(row({5, 6}));
+  EXPECT_THROW(v.value(), tg::StateError);
+  EXPECT_THROW(tg::add(fresh, v), tg::StateError);
+  EXPECT_EQ(next.size(), 1u);
+  tg::Parameter<double> p(row({7}));  // or a parameter
+  EXPECT_THROW(v.value(), tg::StateError);
+}
+
+TEST(TapeSafety, HandleToADestroyedParameterIsReported) {
+  tg::Tape<double> tape;
+  tg::Var<double> copy;
+  {
+    tg::Parameter<double> p(row({1, 2}));
+    copy = p;
+    EXPECT_DOUBLE_EQ(copy.value()(0, 1), 2.0);
+  }
+  EXPECT_THROW(copy.value(), tg::StateError);
+  EXPECT_THROW(tg::add(tape.constant(row({1, 1})), copy), tg::StateError);
+  EXPECT_EQ(tape.size(), 1u);  // the failed op left no entry
+  tg::Parameter<double> other(row({9, 9}));  // may reuse the slot: still detected
+  EXPECT_THROW(copy.value(), tg::StateError);
+}
+
+TEST(TapeSafety, ParameterDestroyedBeforeBackwardIsReported) {
+  tg::Tape<float> tape;
+  auto x = tape.constant(tg::Array<float>{1.f, 2.f});
+  tg::Var<float> loss;
+  {
+    tg::Parameter<float> w(tg::Array<float>{3.f, 4.f});
+    loss = tg::sum(tg::mul(x, w));
+  }
+  try {
+    tape.backward(loss);
+    ADD_FAILURE() << "backward through a destroyed parameter did not throw";
+  } catch (const tg::StateError& e) {
+    EXPECT_NE(std::string(e.what()).find("destroyed before backward"), std::string::npos) << e.what();
+  }
+  // The same with a temporary parameter, and with a bound one.
+  auto y = tg::sum(tg::mul(x, tg::Parameter<float>(tg::Array<float>{1.f, 1.f})));
+  EXPECT_THROW(tape.backward(y), tg::StateError);
+  tape.clear();
+  tg::Var<float> bound;
+  {
+    tg::Parameter<float> w(tg::Array<float>{1.f});
+    bound = tape.bind(w);
+  }
+  EXPECT_THROW(tg::relu(bound), tg::StateError);
+}
+
+// Every op that read a parameter refuses a backward after the parameter's value was replaced,
+// whatever its new shape (same element count, another shape: the case that overflowed the heap).
+TEST(TapeSafety, ValueReplacedBetweenForwardAndBackwardIsReported) {
+  using Fn = std::function<tg::Var<double>(const tg::Var<double>&, tg::Tape<double>&)>;
+  const std::vector<std::pair<const char*, Fn>> ops = {
+      {"mul", [](const auto& w, auto& t) { return tg::sum(tg::mul(t.constant(Array<double>::from_shape({4, 3})), w)); }},
+      {"add", [](const auto& w, auto& t) { return tg::sum(tg::add(t.constant(Array<double>::from_shape({4, 3})), w)); }},
+      {"div", [](const auto& w, auto& t) { return tg::sum(tg::div(t.constant(Array<double>::from_shape({4, 3})), w)); }},
+      {"relu", [](const auto& w, auto&) { return tg::sum(tg::relu(w)); }},
+      {"log", [](const auto& w, auto&) { return tg::sum(tg::log(w)); }},
+      {"sum axis", [](const auto& w, auto&) { return tg::sum(tg::sum(w, 0)); }},
+      {"mean axis", [](const auto& w, auto&) { return tg::sum(tg::mean(w, 1)); }},
+      {"softmax", [](const auto& w, auto&) { return tg::sum(tg::mul(tg::softmax(w), tg::softmax(w))); }},
+      {"log_softmax", [](const auto& w, auto&) { return tg::sum(tg::log_softmax(w)); }},
+      {"cross entropy", [](const auto& w, auto&) { return tg::softmax_cross_entropy(w, {0, 1, 2, 0}); }},
+      {"bce_with_logits",
+       [](const auto& w, auto& t) { return tg::bce_with_logits(w, t.constant(Array<double>::from_shape({4, 3}))); }},
+      {"mse", [](const auto& w, auto& t) { return tg::mse(w, t.constant(Array<double>::from_shape({4, 3}))); }},
+      {"linear", [](const auto& w, auto& t) { return tg::sum(tg::linear(t.constant(Array<double>::from_shape({2, 4})), w)); }},
+  };
+  for (const auto& [name, f] : ops) {
+    tg::Tape<double> tape;
+    tg::Parameter<double> w(Array<double>(xt::ones<double>({4, 3}) * 0.5));
+    auto loss = f(tape.bind(w), tape);
+    w.mutable_value() = Array<double>(xt::ones<double>({3, 4}));  // same 12 elements, another shape
+    try {
+      tape.backward(loss);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const tg::StateError& e) {
+      EXPECT_NE(std::string(e.what()).find("was modified"), std::string::npos) << name << ": " << e.what();
+    }
+    EXPECT_FALSE(w.has_grad()) << name;
+  }
+}
+
+TEST(TapeSafety, ReadingAGradientChangesNothing) {
+  tg::Parameter<double> p(row({1}));
+  EXPECT_FALSE(p.has_grad());
+  EXPECT_DOUBLE_EQ(p.grad()(0, 0), 0.0);  // reads zeros...
+  EXPECT_FALSE(p.has_grad());             // ...and still has no gradient
+  tg::Var<double> as_var = p;
+  EXPECT_DOUBLE_EQ(as_var.grad()(0, 0), 0.0);
+  EXPECT_FALSE(p.has_grad());
+  p.mutable_grad()(0, 0) = 2.0;  // writing is what counts as a gradient
+  EXPECT_TRUE(p.has_grad());
+  p.zero_grad();
+  EXPECT_FALSE(p.has_grad());
+}
+
+TEST(TapeSafety, GradTargetCountsAsWritten) {
+  // A custom op whose rule writes through grad_target and nothing else: the gradient arrives.
+  tg::Tape<double> tape;
+  tg::Parameter<double> w(row({1, 1}));
+  tg::Op<double> op("twice", {tape.bind(w)});
+  tg::Array<double>& y = op.output(w.shape());
+  y = 2.0 * w.value();
+  auto out = op.finish([](tg::Backward<double>& b) {
+    auto t = b.grad_target(0);
+    for (std::size_t i = 0; i < t.grad.size(); ++i) {
+      t.grad.data()[i] = (t.add ? t.grad.data()[i] : 0.0) + 2.0 * b.grad_out().data()[i];
+    }
+  });
+  tape.backward(tg::sum(out));
+  ASSERT_TRUE(w.has_grad());
+  EXPECT_DOUBLE_EQ(w.grad()(0, 0), 2.0);
+  EXPECT_DOUBLE_EQ(w.grad()(0, 1), 2.0);
+}
+
+TEST(TapeSafety, UndefinedHandlesSayWhatTheyAre) {
+  try {
+    tg::Var<double>().backward();
+    ADD_FAILURE();
+  } catch (const tg::StateError& e) {
+    EXPECT_NE(std::string(e.what()).find("undefined Var"), std::string::npos) << e.what();
+  }
+  try {
+    tg::relu(tg::Var<double>());
+    ADD_FAILURE();
+  } catch (const tg::StateError& e) {
+    EXPECT_NE(std::string(e.what()).find("relu: use of an undefined Var"), std::string::npos) << e.what();
+  }
+  static_assert(std::is_same_v<decltype(tg::Tape<double>().generation()), std::uint64_t>,
+                "64-bit generations: 2^32 clears must not bring a stale handle back to life");
+}
+
+TEST(TapeSafety, ReleaseMemoryReleasesTheEntries) {
+  tg::Tape<float> tape;
+  tg::Parameter<float> x(tg::Array<float>{1.f});
+  tg::Var<float> h = tape.bind(x);
+  for (int i = 0; i < 200000; ++i) h = tg::tanh(h);
+  EXPECT_GE(tape.bytes_in_use(), 200000u * sizeof(float));
+  tape.clear();
+  EXPECT_EQ(tape.bytes_in_use(), 0u);
+  EXPECT_GT(tape.bytes_of_entries(), 200000u * 100);  // kept for the next step, and reported
+  EXPECT_GT(tape.bytes_pooled(), 0u);
+  tape.release_memory();
+  EXPECT_EQ(tape.bytes_of_entries(), 0u);
+  EXPECT_EQ(tape.bytes_pooled(), 0u);
+  h = tg::tanh(tape.bind(x));  // still usable
+  EXPECT_NEAR(double(h.item()), std::tanh(1.0), 1e-6);
+}
+
+// Evaluation as the README shows it: a long-lived tape, NoGradGuard, clear() per batch.
+TEST(TapeSafety, EvaluationLoopHoldsBoundedMemory) {
+  tg::Parameter<float> w(tg::Array<float>(xt::ones<float>({8, 4})));
+  tg::Tape<float> tape;
+  tg::NoGradGuard no_grad;
+  std::size_t entries_after_first = 0, pooled_after_first = 0;
+  for (int batch = 0; batch < 10000; ++batch) {
+    auto logits = tg::relu(tg::matmul(tape.constant(tg::Array<float>(xt::ones<float>({16, 8}))), w));
+    ASSERT_FLOAT_EQ(logits.value()(0, 0), 8.f);
+    tape.clear();
+    if (batch == 0) {
+      entries_after_first = tape.bytes_of_entries();
+      pooled_after_first = tape.bytes_pooled();
+    }
+    ASSERT_EQ(tape.bytes_of_entries(), entries_after_first) << "batch " << batch;
+    ASSERT_EQ(tape.bytes_pooled(), pooled_after_first) << "batch " << batch;
+  }
 }

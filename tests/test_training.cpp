@@ -68,7 +68,7 @@ TEST(Training, AdamSoftmaxCrossEntropyDropoutAndCosineLearnBlobs) {
 
 TEST(Training, ResumingFromStateDictsMatchesAnUninterruptedRun) {
   const Blobs data = make_blobs(20, 3);
-  auto train = [&](nn::Module<float>& net, optim::Optimizer<float>& opt, int steps) {
+  auto train = [&](auto& net, optim::Optimizer<float>& opt, int steps) {
     Tape<float> tape;
     for (int s = 0; s < steps; ++s) {
       opt.zero_grad();
@@ -85,7 +85,7 @@ TEST(Training, ResumingFromStateDictsMatchesAnUninterruptedRun) {
   // "Checkpoint": parameter values and optimizer state, into a fresh model and optimizer.
   auto src = net->named_parameters();
   auto dst = copy->named_parameters();
-  for (std::size_t i = 0; i < src.size(); ++i) dst[i].second.value() = src[i].second.value();
+  for (std::size_t i = 0; i < src.size(); ++i) dst[i].second.mutable_value() = src[i].second.value();
   optim::Adam<float> resumed(copy->parameters(), optim::AdamOptions(0.01).amsgrad(true));
   resumed.load_state_dict(opt.state_dict());
   train(*net, opt, 5);

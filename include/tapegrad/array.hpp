@@ -1,6 +1,9 @@
 #pragma once
 /// Layer 1: the array type and shape helpers. No autograd here.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +15,9 @@ namespace tapegrad {
 /// The value type of every tensor: a row-major, dynamically-ranked xtensor array.
 template <class T>
 using Array = xt::xarray<T>;
+
+/// Integer arrays: lookup indices, arg-max positions, labels. Not differentiated.
+using IndexArray = xt::xarray<std::int64_t>;
 
 /// A shape: a small vector of extents, stored inline for rank <= 4 (no heap allocation).
 using Shape = xt::xarray<float>::shape_type;
@@ -43,6 +49,22 @@ inline bool same_shape(const Shape& a, const Shape& b) noexcept {
     if (pa[i] != pb[i]) return false;
   }
   return true;
+}
+
+/// A column vector, shape (n, 1): `column({0.5f, -1.f})`. (A nested braced list such as
+/// `Array<float>{{0.5f}, {-1.f}}` is ambiguous to xtensor's constructors; these are not.)
+template <class T>
+Array<T> column(std::initializer_list<T> values) {
+  Array<T> a = Array<T>::from_shape({values.size(), std::size_t(1)});
+  std::copy(values.begin(), values.end(), a.begin());
+  return a;
+}
+/// A row vector, shape (1, n): `row({1.f, 2.f})`.
+template <class T>
+Array<T> row(std::initializer_list<T> values) {
+  Array<T> a = Array<T>::from_shape({std::size_t(1), values.size()});
+  std::copy(values.begin(), values.end(), a.begin());
+  return a;
 }
 
 /// "(4, 2)" — the one way shapes are written in messages.

@@ -56,13 +56,6 @@ struct Site {
   std::string file;
   int line = 0;
 };
-const Site* current_site() noexcept;
-void set_current_site(const Site* site) noexcept;
-/// The hooks behind anomaly mode, called by the tape only while it is on.
-template <class T>
-void check_forward_anomaly(const Tape<T>& tape, std::uint32_t index);
-template <class T>
-void check_backward_anomaly(const Tape<T>& tape, std::uint32_t index);
 }  // namespace detail
 
 // -- labels ------------------------------------------------------------------------------------

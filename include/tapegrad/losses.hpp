@@ -1,8 +1,8 @@
 #pragma once
-/// Classification losses beyond ops.hpp's: softmax cross-entropy from logits and integer class
-/// labels (fused with a stable log-softmax), log_softmax and softmax, and binary cross-entropy
-/// with class weights. Each is one op with one backward rule (src/ops_losses.cpp), gradchecked
-/// in tests/test_losses.cpp. Defined for float and double.
+/// Losses, a layer above the core ops: softmax cross-entropy from logits and integer class
+/// labels (fused with a stable log-softmax), log_softmax and softmax, binary cross-entropy
+/// (optionally class-weighted) and mean squared error. Each is one op with one backward rule
+/// (src/losses.cpp), gradchecked in tests/test_losses.cpp. Defined for float and double.
 ///
 ///     auto logits = model.forward(x);                                  // (N, C)
 ///     auto loss = tapegrad::softmax_cross_entropy(logits, labels);     // labels: N ints in [0, C)
@@ -66,14 +66,14 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, const Array<detail::scalar_t<
                              const CrossEntropyOptions& options = {});
 
 /// Class weights of the binary cross-entropies: w₁ for the positive class (y = 1) and w₀ for
-/// the negative one (y = 0).
+/// the negative one (y = 0). The defaults (1, 1) give PyTorch's unweighted loss.
 struct BCEOptions {
   /// w₁ ≥ 0, the weight of positive targets (PyTorch's `pos_weight`). Default 1.
   BCEOptions& pos_weight(double w) {
     pos_weight_ = w;
     return *this;
   }
-  /// w₀ ≥ 0, the weight of negative targets. Default 1.
+  /// w₀ ≥ 0, the weight of negative targets (not in PyTorch). Default 1.
   BCEOptions& neg_weight(double w) {
     neg_weight_ = w;
     return *this;
@@ -86,17 +86,32 @@ struct BCEOptions {
   double neg_weight_ = 1;
 };
 
-/// Class-weighted binary cross-entropy of probabilities p in [0, 1] against targets y in
-/// [0, 1] of the same shape: −mean(w₁·y·log p + w₀·(1 − y)·log(1 − p)), the mean over all N
-/// elements (not over the weights), each log clamped at −100 as in `bce`. With w₀ = w₁ = 1 it
-/// is `bce`. A typical choice for imbalanced data: w₁ = #negatives / #positives.
-/// Throws ValueError for p outside [0, 1] or a weight that is negative or not finite.
+/// Binary cross-entropy of probabilities p in [0, 1] against targets y in [0, 1] of the same
+/// shape: −mean(w₁·y·log p + w₀·(1 − y)·log(1 − p)), the mean over all N elements, each log
+/// clamped at −100 as PyTorch does, so p = 0 or 1 gives a finite loss. PyTorch's
+/// `binary_cross_entropy(p, y)`.
+///
+/// Gradient with respect to p: (w₀(1 − y)p − w₁y(1 − p)) / max(p(1 − p), 1e-12) / N, which for
+/// w₀ = w₁ = w is PyTorch's w(p − y)/max(p(1 − p), ε)/N. With respect to y (when the targets
+/// require a gradient): (w₀·log(1 − p) − w₁·log p)/N with the clamped logs, so at p ∈ {0, 1}
+/// tapegrad gives ±100·w/N where PyTorch gives ±inf.
+///
+/// Throws ShapeError for shapes that differ (no broadcasting), ValueError for an empty input,
+/// p or y outside [0, 1] (or NaN), or a weight that is negative or not finite.
 template <class T>
-Var<T> bce(const Var<T>& p, const Var<T>& y, const BCEOptions& options);
+Var<T> bce(const Var<T>& p, const Var<T>& y, const BCEOptions& options = {});
 
-/// Class-weighted binary cross-entropy of logits z: mean(w₁·y·softplus(−z) + w₀·(1 − y)·softplus(z)),
-/// stable for any z. With w₀ = w₁ = 1 it is `bce_with_logits`.
+/// Binary cross-entropy of logits z: bce(sigmoid(z), y) computed as
+/// mean(w₁·y·softplus(−z) + w₀·(1 − y)·softplus(z)), stable for any z (no clamp is needed).
+/// PyTorch's `binary_cross_entropy_with_logits(z, y)` (with `pos_weight` = w₁). Gradient with
+/// respect to z: (w₀(1 − y)σ(z) − w₁y(1 − σ(z)))/N, i.e. (σ(z) − y)/N unweighted; with respect
+/// to y: (w₁·softplus(−z) − w₀·softplus(z))/N, i.e. −z/N unweighted. σ(z) is saved by the
+/// forward pass, so backward computes no exponential. Same errors as `bce`.
 template <class T>
-Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& options);
+Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& options = {});
+
+/// Mean squared error: mean((a − b)²), same shapes.
+template <class T>
+Var<T> mse(const Var<T>& a, const Var<T>& b);
 
 }  // namespace tapegrad

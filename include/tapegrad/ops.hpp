@@ -3,7 +3,7 @@
 /// and records one backward rule; each is gradchecked in tests/test_ops.cpp.
 ///
 ///     auto z = tapegrad::linear(x, W, b);           // x·W + b, weights (in, out)
-///     auto loss = tapegrad::bce(tapegrad::sigmoid(z), y);
+///     auto loss = tapegrad::mean(tapegrad::relu(z));   // losses: tapegrad/losses.hpp
 ///
 /// Shapes follow NumPy: binary ops broadcast; reductions return 0-d values. Every shape error
 /// is a ShapeError naming the op and the shapes. Defined for float and double.
@@ -85,21 +85,6 @@ Var<T> mean(const Var<T>& x);
 template <class T>
 Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
 
-// -- losses (each returns the 0-d mean over all elements) ---------------------------------------
-
-/// Binary cross-entropy of probabilities p in [0, 1] against targets y of the same shape:
-/// -mean(y·log p + (1-y)·log(1-p)), each log clamped at -100 as PyTorch does, so p = 0 or 1
-/// gives a finite loss. Throws ValueError for p outside [0, 1] (or NaN).
-template <class T>
-Var<T> bce(const Var<T>& p, const Var<T>& y);
-/// Binary cross-entropy of logits z: bce(sigmoid(z), y) computed as
-/// mean(max(z, 0) - z·y + log(1 + exp(-|z|))), stable for any z; its gradient is (σ(z) - y)/N.
-template <class T>
-Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y);
-/// Mean squared error: mean((a - b)²), same shapes.
-template <class T>
-Var<T> mse(const Var<T>& a, const Var<T>& b);
-
 // -- operators ---------------------------------------------------------------------------------
 
 template <class T>
@@ -155,8 +140,9 @@ Var<T> operator/(const Var<T>& x, detail::scalar_t<T> s) {
 /// s / x, through a 0-d constant and broadcasting div.
 template <class T>
 Var<T> operator/(detail::scalar_t<T> s, const Var<T>& x) {
-  TG_CHECK(StateError, x.tape() != nullptr, "div: the divisor is a parameter not bound to a tape; use tape.param(p)");
-  return div(x.tape()->constant(Array<T>(s)), x);
+  Tape<T>* tape = x.tape();
+  TG_CHECK(StateError, tape != nullptr, "div: the divisor is a parameter not bound to a tape; use tape.bind(p)");
+  return div(tape->constant(Array<T>(s)), x);
 }
 
 }  // namespace tapegrad

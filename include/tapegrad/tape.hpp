@@ -2,16 +2,16 @@
 /// Layer 2: the tape. A Wengert list of the ops run so far; `backward()` walks it in reverse.
 ///
 ///     tapegrad::Tape<float> tape;
-///     tapegrad::Parameter<float> w(Array<float>{{0.5f}, {-1.f}});   // (2, 1)
-///     auto x = tape.constant(Array<float>{{1.f, 2.f}});             // (1, 2)
+///     tapegrad::Parameter<float> w(tapegrad::column({0.5f, -1.f}));   // (2, 1)
+///     auto x = tape.constant(tapegrad::row({1.f, 2.f}));              // (1, 2)
 ///     auto loss = tapegrad::sum(tapegrad::matmul(x, w));
 ///     tape.backward(loss);        // w.grad() == {{1}, {2}}; the tape is now cleared
 ///
 /// Ownership: parameters own their value and gradient and outlive every tape; everything an op
 /// computes lives in the tape until `backward()` or `clear()` frees it. A `Var` is a small
-/// handle (tape, index, generation) that is checked on every use, so a handle into a cleared
-/// tape is reported, never read.
-#include <algorithm>
+/// handle checked on every use: a handle into a cleared or destroyed tape, or to a destroyed
+/// parameter, is reported with a StateError, never read.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -32,36 +32,63 @@ class Var;
 template <class T>
 class Parameter;
 template <class T>
+class Op;
+template <class T>
 class Backward;
+
+namespace detail {
+struct TapeAccess;  // the debugging layer's read access to a tape's entries (src/debug.cpp)
+
+/// Handles do not point at what they name: they name a slot of this process-wide table, which
+/// points at the tape or parameter and holds its current stamp. A slot lives in a chunk that is
+/// never freed, so reading it is always safe; clearing a tape, or destroying a tape or a
+/// parameter, bumps the stamp, and every handle made before then no longer matches. A slot
+/// freed by one owner continues its stamps for the next, so no old handle can ever match again
+/// (64-bit stamps do not wrap). Checking a handle is two loads and a compare; nothing is
+/// reference-counted per op.
+struct HandleSlot {
+  std::atomic<void*> target{nullptr};
+  std::atomic<std::uint64_t> stamp{1};
+  std::atomic<std::uint64_t> born{1};  // the stamp when the current owner took the slot
+};
+inline constexpr unsigned kSlotChunkBits = 10;
+inline constexpr std::size_t kSlotChunks = std::size_t(1) << 16;  // up to 2^26 live tapes + parameters
+extern std::atomic<HandleSlot*> g_slot_chunks[kSlotChunks];
+inline HandleSlot& handle_slot(std::uint32_t i) noexcept {
+  return g_slot_chunks[i >> kSlotChunkBits].load(std::memory_order_relaxed)[i & ((1u << kSlotChunkBits) - 1)];
+}
+/// Takes a free slot pointing at `target`; its current stamp is `handle_slot(i).stamp`.
+std::uint32_t acquire_slot(void* target);
+/// Invalidates every handle to the slot and frees it.
+void release_slot(std::uint32_t i) noexcept;
+/// Invalidates every handle to the slot, which stays with its owner (Tape::clear).
+inline std::uint64_t bump_stamp(std::uint32_t i) noexcept {
+  return handle_slot(i).stamp.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+}  // namespace detail
 
 /// A value and its gradient. Parameters own one; each tape entry holds one.
 template <class T>
 struct Node {
   Array<T> value = empty_array<T>();
-  Array<T> grad = empty_array<T>();  ///< meaningful only when `has_grad`; otherwise zero
+  Array<T> grad = empty_array<T>();  ///< meaningful only when `has_grad`
   bool requires_grad = false;  ///< a parameter, or computed from one while grad mode was on
   bool has_grad = false;       ///< lets the first contribution assign instead of add to zeros
+  std::uint64_t version = 0;   ///< parameters: bumped by every write access to the value
 };
-
-namespace detail {
-/// The gradient of a leaf, materialised as zeros if nothing has flowed into it yet.
-template <class T>
-Array<T>& leaf_grad(Node<T>& n) {
-  if (!n.has_grad) {
-    if (n.grad.shape() != n.value.shape()) n.grad.resize(n.value.shape());
-    n.grad.fill(T(0));
-    n.has_grad = true;
-  }
-  return n.grad;
-}
-}  // namespace detail
 
 /// Grad mode: thread-local, on by default. Switch it off with NoGradGuard.
 bool grad_enabled() noexcept;
 
-/// RAII: inside its scope ops record no backward rule, so their results are constants.
+/// RAII: inside its scope ops record no backward rule, so their results are constants. They are
+/// still values on the tape, kept until `clear()`: an evaluation loop clears the tape per batch.
 ///
-///     { tapegrad::NoGradGuard no_grad; auto p = model.forward(x); }   // evaluation only
+///     tapegrad::NoGradGuard no_grad;
+///     for (auto& batch : loader) {
+///       auto logits = model.forward(tape.constant(std::move(batch.features)));
+///       correct += tapegrad::accuracy(logits.value(), batch.targets) * batch.size();
+///       tape.clear();   // the tape holds every value recorded on it until cleared
+///     }
 class NoGradGuard {
  public:
   NoGradGuard() noexcept;
@@ -75,14 +102,15 @@ class NoGradGuard {
 
 /// A handle to a value used in ops: an entry of a tape, or a parameter.
 ///
-/// Cheap to copy (24 bytes, no reference count). Checked on every use: a handle into a
-/// cleared tape throws StateError instead of reading freed memory.
+/// Cheap to copy (16 bytes, no reference count). Checked on every use: a handle into a cleared
+/// or destroyed tape, or to a destroyed parameter, throws StateError instead of reading freed
+/// memory.
 template <class T>
 class Var {
  public:
   Var() = default;
 
-  /// The value. Throws StateError for a handle into a cleared tape.
+  /// The value. Throws StateError for a dead handle.
   const Array<T>& value() const { return node().value; }
   const Shape& shape() const { return value().shape(); }
   std::size_t size() const { return value().size(); }
@@ -94,30 +122,43 @@ class Var {
   /// intermediate values live only during backward().
   const Array<T>& grad() const;
 
-  bool defined() const noexcept { return tape_ != nullptr || param_ != nullptr; }
-  bool is_parameter() const noexcept { return param_ != nullptr; }
-  /// The tape this value is recorded on, or nullptr for a parameter not bound to a tape.
-  Tape<T>* tape() const noexcept { return tape_; }
+  bool defined() const noexcept { return slot_ != 0; }
+  bool is_parameter() const noexcept { return defined() && index_ == kParameter; }
+  /// The tape this value is recorded on; nullptr for a parameter. Throws StateError for a dead
+  /// handle.
+  Tape<T>* tape() const;
   /// Position on the tape (meaningless for parameters).
   std::uint32_t index() const noexcept { return index_; }
 
   /// Shorthand for `tape()->backward(*this)`.
   void backward() const;
 
-  /// The node behind the handle, after checking the handle is still valid.
-  Node<T>& node() const;  // inline, below Tape: the check is two compares on every value access
-
  protected:
   friend class Tape<T>;
-  Var(Tape<T>* tape, Node<T>* param, std::uint32_t index, std::uint32_t generation)
-      : tape_(tape), param_(param), index_(index), generation_(generation) {}
-  [[noreturn]] void invalid() const;  // throws the StateError that explains why the handle is dead
+  friend class Op<T>;
+  friend struct detail::TapeAccess;
+  static constexpr std::uint32_t kParameter = 0xffffffffu;
+  Var(std::uint32_t slot, std::uint32_t index, std::uint64_t stamp) : slot_(slot), index_(index), stamp_(stamp) {}
+  /// The node behind the handle, after checking the handle is still valid.
+  Node<T>& node() const;
+  [[noreturn]] void invalid(const char* op) const;  // throws the StateError that explains why
 
-  Tape<T>* tape_ = nullptr;
-  Node<T>* param_ = nullptr;
+  std::uint32_t slot_ = 0;  // 0: undefined
   std::uint32_t index_ = 0;
-  std::uint32_t generation_ = 0;
+  std::uint64_t stamp_ = 0;
 };
+
+namespace detail {
+/// A parameter's node and the slot its handles name.
+template <class T>
+struct ParameterState : Node<T> {
+  ParameterState() : slot(acquire_slot(this)) {}
+  ~ParameterState() { release_slot(slot); }
+  ParameterState(const ParameterState&) = delete;
+  ParameterState& operator=(const ParameterState&) = delete;
+  std::uint32_t slot;
+};
+}  // namespace detail
 
 /// A leaf that owns its value and gradient and outlives every tape.
 ///
@@ -125,44 +166,62 @@ class Var {
 /// registry entry seen through `parameters()` can never diverge.
 ///
 ///     tapegrad::Parameter<float> b(xt::zeros<float>({1, 4}));
-///     b.value()(0, 0) = 1.f;   // changes every copy of the handle
+///     b.mutable_value()(0, 0) = 1.f;   // changes every copy of the handle
 ///
 /// A parameter is also a `Var`, so it is passed to ops directly: `linear(x, weight, bias)`.
+/// Reading is free of side effects; writing goes through `mutable_value()` and `mutable_grad()`.
 template <class T>
 class Parameter : public Var<T> {
  public:
   Parameter() = default;  ///< an undefined handle; `defined()` is false
-  explicit Parameter(Array<T> value) : node_(std::make_shared<Node<T>>()) {
-    node_->value = std::move(value);
-    node_->requires_grad = true;
-    this->param_ = node_.get();
+  explicit Parameter(Array<T> value) : state_(std::make_shared<detail::ParameterState<T>>()) {
+    state_->value = std::move(value);
+    state_->requires_grad = true;
+    this->slot_ = state_->slot;
+    this->index_ = Var<T>::kParameter;
+    this->stamp_ = detail::handle_slot(state_->slot).stamp.load(std::memory_order_relaxed);
   }
 
-  const Shape& shape() const { return node().value.shape(); }
-  Array<T>& value() { return node().value; }
-  const Array<T>& value() const { return node().value; }
+  const Shape& shape() const { return state().value.shape(); }
+  const Array<T>& value() const { return state().value; }
+  /// The value, for writing. Counts as a modification: a backward through an op that read the
+  /// parameter before this call throws StateError (its saved inputs no longer match), as
+  /// PyTorch's "modified by an inplace operation".
+  Array<T>& mutable_value() {
+    ++state().version;
+    return state().value;
+  }
+  /// How many times the value was handed out for writing.
+  std::uint64_t version() const { return state().version; }
 
-  /// The accumulated gradient, shaped as the value (zeros if nothing flowed into it yet).
-  Array<T>& grad() const { return detail::leaf_grad(node()); }
+  /// The accumulated gradient, shaped as the value; zeros if nothing flowed into it since
+  /// `zero_grad()` (reading it changes nothing: `has_grad()` stays false).
+  const Array<T>& grad() const;
+  /// True when a gradient flowed into the parameter (or was written) since `zero_grad()`;
+  /// optimizers skip parameters without one, as PyTorch skips `grad is None`.
+  bool has_grad() const { return state().has_grad; }
+  /// The gradient, for writing (zeros if there was none); from now on `has_grad()` is true.
+  Array<T>& mutable_grad();
   /// Resets the gradient to zero (lazily: the next backward assigns instead of adding).
   void zero_grad() const noexcept {
-    if (node_) node_->has_grad = false;
+    if (state_) state_->has_grad = false;
   }
 
-  bool requires_grad() const { return node().requires_grad; }
+  bool requires_grad() const { return state().requires_grad; }
   /// Freezes (false) or unfreezes the parameter; a frozen one receives no gradient.
-  void set_requires_grad(bool on) { node().requires_grad = on; }
+  void set_requires_grad(bool on) { state().requires_grad = on; }
 
-  /// The node behind the handle.
-  Node<T>& node() const {
-    TG_CHECK(StateError, node_ != nullptr, "Parameter: use of an undefined (default-constructed) parameter");
-    return *node_;
-  }
   /// True when both handles refer to the same parameter.
-  bool same(const Parameter& other) const noexcept { return node_ == other.node_; }
+  bool same(const Parameter& other) const noexcept { return state_ == other.state_; }
+  /// The parameter's identity: equal for handles to the same parameter (null if undefined).
+  const void* id() const noexcept { return state_.get(); }
 
  private:
-  std::shared_ptr<Node<T>> node_;
+  detail::ParameterState<T>& state() const {
+    TG_CHECK(StateError, state_ != nullptr, "Parameter: use of an undefined (default-constructed) parameter");
+    return *state_;
+  }
+  std::shared_ptr<detail::ParameterState<T>> state_;
 };
 
 /// The signature of a backward rule: a plain function (a lambda that captures nothing).
@@ -170,30 +229,33 @@ class Parameter : public Var<T> {
 template <class T>
 using BackwardFn = void (*)(Backward<T>&);
 
-/// Most inputs an op can have.
-inline constexpr std::size_t kMaxInputs = 4;
-/// Extra arrays and scalars an op can save for its backward rule.
-inline constexpr std::size_t kMaxSaved = 2;
-
 namespace detail {
 struct Site;  // where an op was recorded: the innermost Label (tapegrad/debug.hpp)
 
-/// Which node an op read: a parameter's (by address) or a tape entry's (by index).
+/// An op's input: the node it read, and how to check that node is still the one it read.
 template <class T>
 struct InputRef {
-  Node<T>* param = nullptr;
-  std::uint32_t index = 0;
+  Node<T>* node = nullptr;
+  std::uint32_t index = 0;  // the tape entry, or Var::kParameter
+  std::uint32_t slot = 0;   // parameters: the slot and stamp that prove the node alive,
+  std::uint64_t stamp = 0;  // and the version of the value the op read
+  std::uint64_t version = 0;
+  bool is_parameter() const noexcept { return index == 0xffffffffu; }
 };
 
+/// One recorded op. Entries are reused, position by position, from step to step, and every
+/// container here keeps its capacity and buffers across clear(): a steady loop allocates nothing.
 template <class T>
 struct Entry {
   const char* op = "";
   BackwardFn<T> backward = nullptr;  // null for constants and for ops recorded without grad
-  std::uint8_t n_inputs = 0;
-  InputRef<T> inputs[kMaxInputs];
   Node<T> out;
-  Array<T> saved[kMaxSaved] = {empty_array<T>(), empty_array<T>()};
-  double scalars[kMaxSaved] = {0, 0};
+  Node<T>* alias = nullptr;  // Tape::bind: the entry stands for this parameter's node
+  std::vector<InputRef<T>> inputs;
+  // Owned one by one, so that a reference from Op::save() survives later save() calls.
+  std::vector<std::unique_ptr<Array<T>>> saved;
+  std::vector<std::unique_ptr<IndexArray>> saved_indices;
+  std::vector<double> scalars;
   const Site* site = nullptr;  // the Label active when the op was recorded, if any
 };
 
@@ -220,11 +282,13 @@ struct BackwardOptions {
 
 /// The tape: records ops in execution order and replays them in reverse in `backward()`.
 ///
-/// Not thread-safe: use one tape per thread. The tape must outlive the handles into it.
+/// Not thread-safe: use one tape per thread. Handles into a tape are checked, so a tape may be
+/// destroyed before them: using one afterwards throws StateError.
 template <class T>
 class Tape {
  public:
-  Tape();  // out of line: the buffers' initialisers are compiled once, in tape.cpp
+  Tape();
+  ~Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -235,8 +299,9 @@ class Tape {
   /// `value` is left holding that old buffer (a valid array of unspecified contents).
   Var<T> constant(const Array<T>& value);
   Var<T> constant(Array<T>&& value);
-  /// A handle to `p` bound to this tape, for ops whose inputs are all parameters.
-  Var<T> param(const Parameter<T>& p) { return Var<T>(this, &p.node(), 0, generation_); }
+  /// A handle on this tape that stands for `p` (no copy): for ops whose inputs are all
+  /// parameters, which otherwise would not know which tape to record on.
+  Var<T> bind(const Parameter<T>& p);
 
   /// Runs backward from a one-element value (the loss) with seed gradient 1, then clears the
   /// tape unless `options.keep_graph`. Throws StateError for a value with more than one
@@ -252,24 +317,33 @@ class Tape {
 
   /// Number of recorded entries.
   std::size_t size() const noexcept { return size_; }
-  /// Incremented by each clear(); a handle remembers the generation it was made in.
-  std::uint32_t generation() const noexcept { return generation_; }
+  /// Changes with each clear(); a handle remembers the generation it was made in.
+  std::uint64_t generation() const noexcept { return detail::handle_slot(slot_).stamp.load(std::memory_order_relaxed); }
   /// The op name of entry `i`.
   const char* op_name(std::size_t i) const;
-  /// Bytes held by recorded values and gradients, and by the pool of free buffers.
+  /// Bytes held by the values, gradients and saved buffers of the recorded entries.
   std::size_t bytes_in_use() const noexcept;
+  /// Bytes kept for reuse: buffers of cleared entries, the free pool and scratch space.
   std::size_t bytes_pooled() const noexcept;
-  /// Clears the tape and returns every kept buffer to the system (the next steps allocate again).
+  /// Bytes of the entry table itself (it grows with the longest tape recorded since the last
+  /// release_memory(), and is kept across clear()).
+  std::size_t bytes_of_entries() const noexcept;
+  /// Clears the tape and returns every kept buffer and entry to the system (the next steps
+  /// allocate again).
   void release_memory();
 
-  // -- for ops (see Op) --------------------------------------------------------------------
+ private:
+  friend class Var<T>;
+  friend class Op<T>;
+  friend class Backward<T>;
+  friend struct detail::TapeAccess;
+
   detail::Entry<T>& entry(std::uint32_t i) { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
-  const detail::Entry<T>& entry(std::uint32_t i) const {
-    return chunks_[i >> kChunkBits][i & (kChunk - 1)];
+  const detail::Entry<T>& entry(std::uint32_t i) const { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
+  Node<T>& node_at(std::uint32_t i) {
+    detail::Entry<T>& e = entry(i);
+    return e.alias ? *e.alias : e.out;
   }
-  Node<T>& resolve(const detail::InputRef<T>& ref) { return ref.param ? *ref.param : entry(ref.index).out; }
-  void release(Array<T>& a) { pool_.release(a); }
-  Array<T> acquire(const Shape& shape) { return pool_.acquire(shape); }
   /// Shapes `a` as `shape`, contents unspecified. A buffer that already has that many elements
   /// is reshaped in place (the common case: a steady loop records the same ops with the same
   /// shapes each step, and each entry keeps its buffers across clear()); any other goes back to
@@ -277,25 +351,16 @@ class Tape {
   void fit(Array<T>& a, const Shape& shape) {
     if (!same_shape(a.shape(), shape)) refit(a, shape);  // the steady loop never leaves this line
   }
-  std::uint32_t push(const char* op);
-  /// Removes the last entry (an op that failed before finishing).
-  void pop();
-  Var<T> handle(std::uint32_t i) { return Var<T>(this, nullptr, i, generation_); }
-  /// Throws StateError if `v` is not a live value of this tape; `op` names the caller.
-  void check(const Var<T>& v, const char* op) const {
-    if (v.param_ == nullptr && !live(v)) invalid(v, op);
-  }
-  /// True when `v` is a live entry of this tape (not a parameter).
-  bool live(const Var<T>& v) const noexcept { return v.tape_ == this && v.generation_ == generation_; }
-
- private:
-  void reset(detail::Entry<T>& e);
   void refit(Array<T>& a, const Shape& shape);
+  std::uint32_t push(const char* op);
+  void pop();  // removes the last entry (an op that failed before finishing)
+  void reset(detail::Entry<T>& e);
   void grow();
-  [[noreturn]] void invalid(const Var<T>& v, const char* op) const;
+  Var<T> handle(std::uint32_t i) const { return Var<T>(slot_, i, generation()); }
+  /// Checks input `k` of op `op` and says where it reads from.
+  detail::InputRef<T> input_ref(const Var<T>& v, const char* op, std::size_t k);
   void run_backward(const Var<T>& root, const Array<T>* seed, BackwardOptions options);
 
-  friend class Backward<T>;
   // Entries live in fixed-size chunks that are kept across clear(): references to an entry's
   // arrays stay valid while later ops are recorded, and a steady loop allocates nothing. A
   // cleared entry keeps its buffers (value, grad, saved) for the op recorded at the same
@@ -304,18 +369,47 @@ class Tape {
   static constexpr std::uint32_t kChunk = 1u << kChunkBits;
   std::vector<std::unique_ptr<detail::Entry<T>[]>> chunks_;
   std::uint32_t size_ = 0;
+  std::uint32_t slot_;
   detail::BufferPool<T> pool_;
-  std::uint32_t generation_ = 1;
-  std::uint32_t freed_by_backward_ = 0;  // the generation the last backward() cleared
+  std::uint64_t freed_by_backward_ = 0;  // the generation the last backward() cleared
   bool grads_dirty_ = false;  // a backward ran since the last clear(): entries may have has_grad set
-  Array<T> scratch_[4] = {empty_array<T>(), empty_array<T>(), empty_array<T>(), empty_array<T>()};  // Backward::scratch
+  std::vector<std::unique_ptr<Array<T>>> scratch_;  // Backward::scratch
 };
 
 template <class T>
 inline Node<T>& Var<T>::node() const {
-  if (param_) return *param_;
-  if (tape_ == nullptr || !tape_->live(*this)) invalid();
-  return tape_->entry(index_).out;
+  detail::HandleSlot& s = detail::handle_slot(slot_);
+  if (s.stamp.load(std::memory_order_relaxed) != stamp_) invalid("Var");
+  void* target = s.target.load(std::memory_order_relaxed);
+  if (index_ == kParameter) return *static_cast<Node<T>*>(target);
+  Tape<T>& tape = *static_cast<Tape<T>*>(target);
+  if (index_ >= tape.size_) invalid("Var");
+  return tape.node_at(index_);
+}
+
+namespace detail {
+/// A leaf's gradient for reading: zeros when none has flowed in, without counting as one.
+template <class T>
+const Array<T>& read_grad(Node<T>& n) {
+  if (!n.has_grad) {
+    if (!same_shape(n.grad.shape(), n.value.shape())) n.grad.resize(n.value.shape());
+    n.grad.fill(T(0));
+  }
+  return n.grad;
+}
+}  // namespace detail
+
+template <class T>
+const Array<T>& Parameter<T>::grad() const {
+  return detail::read_grad<T>(state());
+}
+
+template <class T>
+Array<T>& Parameter<T>::mutable_grad() {
+  detail::ParameterState<T>& n = state();
+  detail::read_grad<T>(n);
+  n.has_grad = true;
+  return n.grad;
 }
 
 /// Defines an op: used by every built-in op, and by user code for custom ops. Name the op,
@@ -332,12 +426,13 @@ inline Node<T>& Var<T>::node() const {
 ///     }
 ///
 /// When grad mode is off or no input requires a gradient, `finish` records the output as a
-/// constant and drops the rule.
+/// constant and drops the rule. An op that throws before `finish` leaves no trace.
 template <class T>
 class Op {
  public:
-  Op(const char* name, std::initializer_list<Var<T>> inputs);
-  /// An op that throws before `finish` leaves no trace: its entry is removed from the tape.
+  Op(const char* name, std::initializer_list<Var<T>> inputs) : Op(name, inputs.begin(), inputs.size()) {}
+  /// Any number of inputs (cat, stack).
+  Op(const char* name, const std::vector<Var<T>>& inputs) : Op(name, inputs.data(), inputs.size()) {}
   ~Op();
   Op(const Op&) = delete;
   Op& operator=(const Op&) = delete;
@@ -345,14 +440,19 @@ class Op {
   const char* name() const noexcept { return name_; }
   Tape<T>& tape() const noexcept { return *tape_; }
   /// True when the op will record a backward rule.
-  bool recording() const noexcept { return entry().out.requires_grad; }
+  bool recording() const noexcept { return entry_->out.requires_grad; }
+  std::size_t n_inputs() const noexcept { return entry_->inputs.size(); }
   /// The value of input `i`, checked once by the constructor (cheaper than `Var::value()`).
-  const Array<T>& input(std::size_t i) const noexcept { return inputs_[i]->value; }
+  const Array<T>& input(std::size_t i) const noexcept { return entry_->inputs[i].node->value; }
   /// The output buffer, shaped `shape`, contents unspecified: the op fills it.
   Array<T>& output(const Shape& shape);
-  /// An extra buffer saved for the backward rule (`Backward::saved(i)`), contents unspecified.
+  /// Extra buffer `i` saved for the backward rule (`Backward::saved(i)`), contents unspecified.
+  /// References to earlier saved buffers stay valid.
   Array<T>& save(std::size_t i, const Shape& shape);
-  /// A scalar saved for the backward rule (`Backward::scalar(i)`).
+  /// Integer buffer `i` for the backward rule (`Backward::saved_indices(i)`): arg-max positions,
+  /// lookup indices.
+  IndexArray& save_indices(std::size_t i, const Shape& shape);
+  /// Scalar `i` for the backward rule (`Backward::scalar(i)`): axes, strides, factors.
   void save_scalar(std::size_t i, double value);
 
   /// Records `rule` (a lambda that captures nothing) and returns the output's handle.
@@ -364,13 +464,12 @@ class Op {
   }
 
  private:
+  Op(const char* name, const Var<T>* inputs, std::size_t n);
   Var<T> finish_with(BackwardFn<T> rule);
-  detail::Entry<T>& entry() const { return *entry_; }
 
   const char* name_;
   Tape<T>* tape_ = nullptr;
   detail::Entry<T>* entry_ = nullptr;  // entries never move (chunks are kept), so this stays valid
-  Node<T>* inputs_[kMaxInputs];  // set by the constructor for every input
   std::uint32_t index_ = 0;
   bool has_output_ = false;
   bool finished_ = false;
@@ -382,20 +481,15 @@ class Op {
 template <class T>
 class Backward {
  public:
-  Backward(Tape<T>& tape, detail::Entry<T>& e) : tape_(tape), e_(e) {
-    // Resolved once: a rule asks for each input's node several times (needs_grad, input,
-    // grad_target, mark_written).
-    for (std::size_t i = 0; i < e.n_inputs; ++i) nodes_[i] = &tape.resolve(e.inputs[i]);
-  }
-
   const char* op() const noexcept { return e_.op; }
   const Array<T>& output() const noexcept { return e_.out.value; }
   const Array<T>& grad_out() const noexcept { return e_.out.grad; }
-  std::size_t n_inputs() const noexcept { return e_.n_inputs; }
+  std::size_t n_inputs() const noexcept { return e_.inputs.size(); }
   const Array<T>& input(std::size_t i) const { return node(i).value; }
   /// True when input `i` wants a gradient; rules skip the work for the others.
   bool needs_grad(std::size_t i) const { return node(i).requires_grad; }
-  Array<T>& saved(std::size_t i) const { return e_.saved[i]; }
+  Array<T>& saved(std::size_t i) const { return *e_.saved[i]; }
+  const IndexArray& saved_indices(std::size_t i) const { return *e_.saved_indices[i]; }
   double scalar(std::size_t i) const { return e_.scalars[i]; }
 
   /// Adds `g` to input `i`'s gradient (no-op if it needs none). `g` must have the input's shape.
@@ -414,27 +508,24 @@ class Backward {
   }
 
   /// For kernels that write gradients themselves (e.g. BLAS with beta = 0 or 1): the gradient
-  /// buffer of input `i`, shaped as the input, and whether to add to it (`add`) or overwrite
-  /// it. After writing, the rule must call `mark_written(i)`.
+  /// buffer of input `i` (which must need a gradient), shaped as the input, and whether to add
+  /// to it (`add`) or overwrite it. Handing it out counts it as written: the rule must write
+  /// every element.
   struct Target {
     Array<T>& grad;
     bool add;
   };
-  Target grad_target(std::size_t i) {
-    Node<T>& n = node(i);
-    if (!n.has_grad) prepare(n);
-    return {n.grad, n.has_grad};
-  }
-  void mark_written(std::size_t i) { node(i).has_grad = true; }
+  Target grad_target(std::size_t i);
 
-  /// A scratch buffer from the tape's pool (at most 4 per rule), valid until the rule returns.
+  /// A scratch buffer from the tape (any number per rule), valid until the rule returns.
   Array<T>& scratch(const Shape& shape);
-  ~Backward();
 
  private:
-  Node<T>& node(std::size_t i) const { return *nodes_[i]; }
-  // Shapes n.grad as n.value: a tape node takes a buffer from the pool; a parameter whose value
-  // was replaced by one of another shape resizes its own.
+  friend class Tape<T>;
+  Backward(Tape<T>& tape, detail::Entry<T>& e) : tape_(tape), e_(e) {}
+  Node<T>& node(std::size_t i) const { return *e_.inputs[i].node; }
+  // Shapes n.grad as n.value: a tape node takes a buffer from the pool; a parameter's own
+  // buffer is resized once (its value's shape cannot change under a recorded op: see version).
   void prepare(Node<T>& n) { tape_.fit(n.grad, n.value.shape()); }
   void check_shape(std::size_t i, const Shape& got) const;
   template <class S>
@@ -444,7 +535,6 @@ class Backward {
 
   Tape<T>& tape_;
   detail::Entry<T>& e_;
-  Node<T>* nodes_[kMaxInputs] = {};
   std::size_t n_scratch_ = 0;
 };
 

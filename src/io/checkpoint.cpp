@@ -49,7 +49,7 @@ void assign_all(const nn::Module<T>& module, const std::vector<const Array<T>*>&
   for (std::size_t i = 0; i < params.size(); ++i) {
     // Copy into the existing buffer: anything holding the parameter's storage stays valid.
     Parameter<T> p = params[i].second;
-    std::copy(sources[i]->begin(), sources[i]->end(), p.value().begin());
+    std::copy(sources[i]->begin(), sources[i]->end(), p.mutable_value().begin());
   }
 }
 

@@ -89,7 +89,7 @@ void Adam<T>::step() {
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     if (!this->has_gradient(i)) continue;
     Parameter<T>& p = this->params_[i];
-    T* w = p.value().data();
+    T* w = p.mutable_value().data();
     const T* g = p.grad().data();
     T* m = this->state(exp_avg_slot_, i).data();
     T* v = this->state(exp_avg_sq_slot_, i).data();

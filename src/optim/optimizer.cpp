@@ -39,8 +39,8 @@ void Optimizer<T>::zero_grad() {
 
 template <class T>
 bool Optimizer<T>::has_gradient(std::size_t i) const {
-  const Node<T>& n = params_[i].node();
-  return n.requires_grad && n.has_grad;
+  const Parameter<T>& p = params_[i];
+  return p.requires_grad() && p.has_grad();
 }
 
 template <class T>
@@ -124,13 +124,15 @@ void Optimizer<T>::check_shapes() const {
   // Every parameter is checked before any is updated, so a failing step changes nothing; an
   // update past the end of a stale gradient or state buffer would corrupt memory.
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Node<T>& n = params_[i].node();
-    TG_CHECK(ShapeError, !(n.requires_grad && n.has_grad) || same_shape(n.grad.shape(), n.value.shape()), name_,
-             ": parameter ", i, " has shape ", to_string(n.value.shape()), " but its gradient has shape ",
-             to_string(n.grad.shape()), "; was its value replaced after backward()?");
+    const Shape& shape = params_[i].shape();
+    if (has_gradient(i)) {
+      const Shape& grad = params_[i].grad().shape();
+      TG_CHECK(ShapeError, same_shape(grad, shape), name_, ": parameter ", i, " has shape ", to_string(shape),
+               " but its gradient has shape ", to_string(grad), "; was its value replaced after backward()?");
+    }
     for (const auto& [name, buffers] : state_) {
-      TG_CHECK(ShapeError, same_shape(buffers[i].shape(), n.value.shape()), name_, ": parameter ", i, " has shape ",
-               to_string(n.value.shape()), " but its state '", name, "' has shape ", to_string(buffers[i].shape()),
+      TG_CHECK(ShapeError, same_shape(buffers[i].shape(), shape), name_, ": parameter ", i, " has shape ",
+               to_string(shape), " but its state '", name, "' has shape ", to_string(buffers[i].shape()),
                "; make a new optimizer after reshaping a parameter");
     }
   }

@@ -87,7 +87,7 @@ void RMSprop<T>::step() {
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
     if (!this->has_gradient(i)) continue;
     Parameter<T>& p = this->params_[i];
-    T* w = p.value().data();
+    T* w = p.mutable_value().data();
     const T* g = p.grad().data();
     T* v = this->state(square_slot_, i).data();
     T* gavg = centered ? this->state(grad_avg_slot_, i).data() : nullptr;

@@ -25,13 +25,12 @@ void SGD<T>::step() {
   const T mu = T(options_.momentum()), keep = T(1 - options_.dampening()), wd = T(options_.weight_decay());
   const bool nesterov = options_.nesterov();
   for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    // The node once: has_gradient(), value() and grad() each look it up and check it.
-    Node<T>& node = this->params_[i].node();
-    if (!(node.requires_grad && node.has_grad)) continue;
-    T* w = node.value.data();
-    const T* g = node.grad.data();
+    if (!this->has_gradient(i)) continue;
+    Parameter<T>& p = this->params_[i];
+    T* w = p.mutable_value().data();
+    const T* g = p.grad().data();
     T* b = mu == T(0) ? nullptr : this->state(momentum_slot_, i).data();
-    this->update_slices(node.value.shape(), [&](std::size_t lo, std::size_t hi) {
+    this->update_slices(p.shape(), [&](std::size_t lo, std::size_t hi) {
       if (b == nullptr) {
         for (std::size_t k = lo; k < hi; ++k) w[k] -= lr * (g[k] + wd * w[k]);
         return;

@@ -14,6 +14,7 @@
 #include "tapegrad/error.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/losses.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tutorial/ops.hpp"
 
@@ -125,7 +126,7 @@ Comparison<T> compare_gradients(const NeuralNetwork<T>& net, const Array<T>& X, 
     TG_CHECK(ShapeError, params[i].second.shape() == c.initial[i].shape(), "compare_gradients: ", params[i].first,
              " is ", to_string(params[i].second.shape()), " in an MLP of these sizes, but the network's is ",
              to_string(c.initial[i].shape()));
-    params[i].second.value() = c.initial[i];
+    params[i].second.mutable_value() = c.initial[i];
     c.parameters.push_back(params[i].first);
   }
 

@@ -8,19 +8,19 @@ namespace tapegrad::nn {
 template <class T>
 class ReLU : public Module<T> {
  public:
-  Var<T> forward(const Var<T>& x) override { return relu(x); }
+  Var<T> forward(const Var<T>& x) { return relu(x); }
 };
 
 template <class T>
 class Sigmoid : public Module<T> {
  public:
-  Var<T> forward(const Var<T>& x) override { return sigmoid(x); }
+  Var<T> forward(const Var<T>& x) { return sigmoid(x); }
 };
 
 template <class T>
 class Tanh : public Module<T> {
  public:
-  Var<T> forward(const Var<T>& x) override { return tapegrad::tanh(x); }
+  Var<T> forward(const Var<T>& x) { return tapegrad::tanh(x); }
 };
 
 }  // namespace tapegrad::nn

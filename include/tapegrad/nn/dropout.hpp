@@ -21,7 +21,7 @@ class Dropout : public Module<T> {
   /// drops the same elements run after run, and the module keeps no reference to `rng`.
   /// Throws ValueError for p outside [0, 1].
   Dropout(double p, Rng& rng);
-  Var<T> forward(const Var<T>& x) override;
+  Var<T> forward(const Var<T>& x);
   /// The drop probability.
   double p() const noexcept { return p_; }
 

@@ -27,7 +27,7 @@ template <class T>
 class Linear : public Module<T> {
  public:
   Linear(const LinearOptions& options, Rng& rng);
-  Var<T> forward(const Var<T>& x) override;
+  Var<T> forward(const Var<T>& x);
 
   Parameter<T>& weight() { return this->param_at(weight_); }
   /// Throws ValueError for a layer without bias.

@@ -20,7 +20,7 @@ class MLP : public Module<T> {
  public:
   /// `sizes` = {inputs, hidden..., outputs}; at least two entries, all positive.
   MLP(const std::vector<std::size_t>& sizes, Rng& rng);
-  Var<T> forward(const Var<T>& x) override;
+  Var<T> forward(const Var<T>& x);
 
   /// Layer i (0-based), a Linear.
   Linear<T>& layer(std::size_t i) { return *layers_.at(i); }

@@ -1,16 +1,25 @@
 #pragma once
-/// Layer 4: modules. A Module owns named parameters and submodules, and a train/eval flag.
+/// Layer 4: modules. A Module owns named parameters, buffers and submodules, and a train/eval
+/// flag. It has no `forward` of its own: each module defines the one it needs, with as many
+/// inputs as it needs (as in libtorch's C++ frontend), and `Sequential` chains any module whose
+/// `forward` takes one value.
 ///
-///     class TwoLayer : public tapegrad::nn::Module<float> {
-///      public:
+///     struct TwoLayer : tapegrad::nn::Module<float> {
 ///       explicit TwoLayer(tapegrad::Rng& rng)
-///           : hidden_(register_module("hidden", std::make_shared<Linear<float>>(LinearOptions(2, 8), rng))),
-///             out_(register_module("out", std::make_shared<Linear<float>>(LinearOptions(8, 1), rng))) {}
-///       Var<float> forward(const Var<float>& x) override { return out_->forward(relu(hidden_->forward(x))); }
-///      private:
-///       std::shared_ptr<Linear<float>> hidden_, out_;
+///           : hidden(register_module("hidden", std::make_shared<tapegrad::nn::Linear<float>>(
+///                                                  tapegrad::nn::LinearOptions(2, 8), rng))),
+///             out(register_module("out", std::make_shared<tapegrad::nn::Linear<float>>(
+///                                            tapegrad::nn::LinearOptions(8, 1), rng))) {}
+///       tapegrad::Var<float> forward(const tapegrad::Var<float>& x) {
+///         return out->forward(tapegrad::relu(hidden->forward(x)));
+///       }
+///       std::shared_ptr<tapegrad::nn::Linear<float>> hidden, out;
 ///     };
 ///     // parameters named hidden.weight, hidden.bias, out.weight, out.bias
+///
+/// A parameter can also be a member reference: `Parameter<float>& w = register_parameter(...)`
+/// stays valid for the module's life.
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,20 +32,21 @@ namespace tapegrad::nn {
 template <class T>
 class Module {
  public:
-  virtual ~Module() = default;
+  virtual ~Module();
   Module() = default;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  /// The module's computation.
-  virtual Var<T> forward(const Var<T>& x) = 0;
-  Var<T> operator()(const Var<T>& x) { return forward(x); }
-
   /// Every parameter of this module and its submodules, named with dots ("layers.0.weight"),
-  /// in registration order.
+  /// in registration order, each once: a parameter or submodule reachable under two names is
+  /// listed under the first (as PyTorch does).
   std::vector<std::pair<std::string, Parameter<T>>> named_parameters() const;
   /// The same parameters without names (handles: updating them updates the module).
   std::vector<Parameter<T>> parameters() const;
+  /// Every buffer (state that is saved and loaded but not trained, e.g. BatchNorm's running
+  /// mean), named and ordered as `named_parameters()`.
+  std::vector<std::pair<std::string, Parameter<T>>> named_buffers() const;
+  std::vector<Parameter<T>> buffers() const;
   /// The direct submodules, in registration order.
   const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& children() const { return children_; }
 
@@ -49,10 +59,15 @@ class Module {
   void zero_grad();
 
  protected:
-  /// Registers a parameter under `name` and returns the registered handle. Names are unique,
+  /// Registers a parameter under `name` and returns its handle, which stays valid for the
+  /// module's life. Names are unique among the module's parameters, buffers and submodules,
   /// non-empty and contain no dot (dots separate submodules).
   Parameter<T>& register_parameter(const std::string& name, Array<T> value);
-  /// Registers a submodule under `name` and returns it.
+  /// Registers a buffer: a value saved and loaded with the parameters but not trained (its
+  /// `requires_grad()` is false and optimizers never see it).
+  Parameter<T>& register_buffer(const std::string& name, Array<T> value);
+  /// Registers a submodule under `name` and returns it. Throws ValueError if `module` contains
+  /// this module (a cycle).
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     add_child(name, module);
@@ -67,15 +82,21 @@ class Module {
   std::size_t num_own_parameters() const noexcept { return params_.size(); }
 
  private:
+  using Named = std::vector<std::pair<std::string, Parameter<T>>>;
   void add_child(const std::string& name, std::shared_ptr<Module<T>> module);
   void check_name(const std::string& name) const;
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Parameter<T>>>& out) const;
+  bool reaches(const Module* target) const;
+  template <class Visit>
+  void walk(Visit visit) const;
+  Named collect(bool buffers) const;
 
-  // Parameters are registered once, in the constructor, and looked up by name or position:
-  // accessors return references into this list, so a module's "member" and its registry entry
-  // are the same object (the trap of libtorch issue #21682 cannot happen).
-  std::vector<std::pair<std::string, Parameter<T>>> params_;
+  // Deques: registering more never moves the ones registered before, so references returned
+  // by register_parameter stay valid. A module's member and its registry entry are the same
+  // handle (the trap of libtorch issue #21682 cannot happen).
+  std::deque<std::pair<std::string, Parameter<T>>> params_;
+  std::deque<std::pair<std::string, Parameter<T>>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
+  std::size_t parents_ = 0;  // how many times this module was registered as a submodule
   bool training_ = true;
 };
 
