@@ -15,11 +15,6 @@
 
 namespace tapegrad {
 
-namespace detail {
-TAPEGRAD_TLS_FAST thread_local bool t_anomaly = false;
-TAPEGRAD_TLS_FAST thread_local const Site* t_site = nullptr;
-}  // namespace detail
-
 bool anomaly_enabled() noexcept { return detail::t_anomaly; }
 AnomalyGuard::AnomalyGuard(bool on) noexcept : previous_(detail::t_anomaly) { detail::t_anomaly = on; }
 AnomalyGuard::~AnomalyGuard() { detail::t_anomaly = previous_; }

@@ -160,8 +160,10 @@ void check_bce_weights(const char* op, const BCEOptions& o) {
 }
 
 template <class T>
-void check_same_shape(const char* op, const Var<T>& a, const Var<T>& b) {
-  TG_CHECK(ShapeError, same_shape(a.shape(), b.shape()), op, ": shapes ", to_string(a.shape()), " and ", to_string(b.shape()),
+void check_same_shape(const Op<T>& op) {
+  const Shape& a = op.input(0).shape();
+  const Shape& b = op.input(1).shape();
+  TG_CHECK(ShapeError, same_shape(a, b), op.name(), ": shapes ", to_string(a), " and ", to_string(b),
            " differ (this op does not broadcast)");
 }
 
@@ -215,7 +217,7 @@ void check_targets(const char* op, const Array<T>& y) {
 template <class T>
 Var<T> bce(const Var<T>& p, const Var<T>& y, const BCEOptions& options) {
   Op<T> op("bce", {p, y});
-  check_same_shape("bce", p, y);
+  check_same_shape(op);
   check_bce_weights("bce", options);
   const Array<T>& pv = op.input(0);
   const Array<T>& yv = op.input(1);
@@ -265,7 +267,7 @@ T softplus(T x) {
 template <class T>
 Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& options) {
   Op<T> op("bce_with_logits", {z, y});
-  check_same_shape("bce_with_logits", z, y);
+  check_same_shape(op);
   check_bce_weights("bce_with_logits", options);
   const Array<T>& zv = op.input(0);
   const Array<T>& yv = op.input(1);
@@ -312,7 +314,7 @@ Var<T> bce_with_logits(const Var<T>& z, const Var<T>& y, const BCEOptions& optio
 template <class T>
 Var<T> mse(const Var<T>& a, const Var<T>& b) {
   Op<T> op("mse", {a, b});
-  check_same_shape("mse", a, b);
+  check_same_shape(op);
   const Array<T>& av = op.input(0);
   const Array<T>& bv = op.input(1);
   TG_CHECK(ValueError, av.size() > 0, "mse: empty input of shape ", to_string(av.shape()));

@@ -13,6 +13,10 @@ namespace tapegrad {
 namespace {
 TAPEGRAD_TLS_FAST thread_local bool t_grad_enabled = true;
 }
+// Defined here, where every op reads them, not in debug.cpp, which sets them: an extern
+// thread_local is reached through a wrapper call, a local one with a single load.
+TAPEGRAD_TLS_FAST thread_local bool detail::t_anomaly = false;
+TAPEGRAD_TLS_FAST thread_local const detail::Site* detail::t_site = nullptr;
 
 bool grad_enabled() noexcept { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() noexcept : previous_(t_grad_enabled) { t_grad_enabled = false; }
@@ -151,7 +155,7 @@ void Var<T>::backward() const {
 // ---- Tape ---------------------------------------------------------------------------------
 
 template <class T>
-Tape<T>::Tape() : slot_(detail::acquire_slot(this)) {}
+Tape<T>::Tape() : slot_(detail::acquire_slot(this)), stamp_(detail::handle_slot(slot_).stamp.load()) {}
 
 template <class T>
 Tape<T>::~Tape() {
@@ -293,7 +297,7 @@ void Tape<T>::clear() {
   for (std::uint32_t i = 0; i < size_; ++i) reset(entry(i));
   size_ = 0;
   grads_dirty_ = false;
-  detail::bump_stamp(slot_);
+  stamp_ = detail::bump_stamp(slot_);
 }
 
 template <class T>
@@ -390,7 +394,11 @@ template <class T>
 Op<T>::Op(const char* name, const Var<T>* inputs, std::size_t n) : name_(name) {
   // The tape is the first input's that is not a parameter.
   for (std::size_t k = 0; k < n && tape_ == nullptr; ++k) {
-    if (inputs[k].defined() && !inputs[k].is_parameter()) tape_ = inputs[k].tape();  // throws if dead
+    const Var<T>& v = inputs[k];
+    if (v.slot_ == 0 || v.index_ == Var<T>::kParameter) continue;
+    const detail::HandleSlot& s = detail::handle_slot(v.slot_);
+    if (s.stamp.load(std::memory_order_relaxed) != v.stamp_) v.invalid(name);
+    tape_ = static_cast<Tape<T>*>(s.target.load(std::memory_order_relaxed));
   }
   if (tape_ == nullptr) {
     for (std::size_t k = 0; k < n; ++k) {
@@ -405,9 +413,24 @@ Op<T>::Op(const char* name, const Var<T>* inputs, std::size_t n) : name_(name) {
   entry_ = &tape_->entry(index_);
   try {
     bool any_requires = false;
+    detail::ReusedVector<detail::InputRef<T>>& refs = entry_->inputs;
+    refs.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
-      entry_->inputs.push_back(tape_->input_ref(inputs[k], name, k));
-      any_requires = any_requires || entry_->inputs.back().node->requires_grad;
+      const Var<T>& v = inputs[k];
+      detail::Entry<T>* src = nullptr;
+      // The common cases inline: an earlier, unbound value of this tape, in this generation,
+      // and a live parameter.
+      if (v.slot_ == tape_->slot_ && v.stamp_ == tape_->stamp_ && v.index_ < index_ &&
+          (src = &tape_->entry(v.index_))->alias == nullptr) {
+        refs[k] = {&src->out, v.index_, 0, 0, 0};
+      } else if (v.index_ == Var<T>::kParameter && v.slot_ != 0 &&
+                 detail::handle_slot(v.slot_).stamp.load(std::memory_order_relaxed) == v.stamp_) {
+        auto* node = static_cast<Node<T>*>(detail::handle_slot(v.slot_).target.load(std::memory_order_relaxed));
+        refs[k] = {node, v.index_, v.slot_, v.stamp_, node->version};
+      } else {
+        refs[k] = tape_->input_ref(v, name, k);  // bound parameters, and the errors
+      }
+      any_requires = any_requires || refs[k].node->requires_grad;
     }
     entry_->out.requires_grad = any_requires && t_grad_enabled;
   } catch (...) {
@@ -452,13 +475,6 @@ IndexArray& Op<T>::save_indices(std::size_t i, const Shape& shape) {
 }
 
 template <class T>
-void Op<T>::save_scalar(std::size_t i, double value) {
-  std::vector<double>& s = entry_->scalars;
-  if (s.size() <= i) s.resize(i + 1);
-  s[i] = value;
-}
-
-template <class T>
 Var<T> Op<T>::finish_with(BackwardFn<T> rule) {
   TG_ASSERT(has_output_, name_, ": finish() called before output()");
   detail::Entry<T>& e = *entry_;
@@ -475,14 +491,9 @@ Var<T> Op<T>::finish_with(BackwardFn<T> rule) {
 // ---- Backward -----------------------------------------------------------------------------
 
 template <class T>
-typename Backward<T>::Target Backward<T>::grad_target(std::size_t i) {
-  Node<T>& n = node(i);
-  TG_CHECK(InternalError, n.requires_grad, "backward of '", e_.op, "': grad_target(", i,
-           ") for an input that needs no gradient (check needs_grad first)");
-  const bool add = n.has_grad;
-  if (!add) prepare(n);
-  n.has_grad = true;
-  return {n.grad, add};
+void Backward<T>::no_grad_wanted(std::size_t i) const {
+  throw InternalError(detail::concat("backward of '", e_.op, "': grad_target(", i,
+                                     ") for an input that needs no gradient (check needs_grad first)"));
 }
 
 template <class T>

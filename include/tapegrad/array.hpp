@@ -10,6 +10,14 @@
 
 #include "tapegrad/detail/xtensor.hpp"
 
+/// For the few accessors on every op's path, which GCC would otherwise call out of line from
+/// the large functions that use them.
+#if defined(__GNUC__)
+#define TAPEGRAD_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define TAPEGRAD_ALWAYS_INLINE
+#endif
+
 namespace tapegrad {
 
 /// The value type of every tensor: a row-major, dynamically-ranked xtensor array.
@@ -39,7 +47,7 @@ Array<T> empty_array() {
 
 /// True when both shapes have the same rank and extents. A plain loop: `==` on shapes calls
 /// memcmp, which costs more than the comparison itself at rank <= 4 (it is on every op's path).
-inline bool same_shape(const Shape& a, const Shape& b) noexcept {
+TAPEGRAD_ALWAYS_INLINE inline bool same_shape(const Shape& a, const Shape& b) noexcept {
   const std::size_t n = a.size();
   if (n != b.size()) return false;
   const std::size_t* pa = a.data();

@@ -11,6 +11,7 @@
 /// computes lives in the tape until `backward()` or `clear()` frees it. A `Var` is a small
 /// handle checked on every use: a handle into a cleared or destroyed tape, or to a destroyed
 /// parameter, is reported with a StateError, never read.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -218,8 +219,11 @@ class Parameter : public Var<T> {
 
  private:
   detail::ParameterState<T>& state() const {
-    TG_CHECK(StateError, state_ != nullptr, "Parameter: use of an undefined (default-constructed) parameter");
+    if (state_ == nullptr) undefined();
     return *state_;
+  }
+  [[noreturn]] static void undefined() {
+    throw StateError("Parameter: use of an undefined (default-constructed) parameter");
   }
   std::shared_ptr<detail::ParameterState<T>> state_;
 };
@@ -243,6 +247,40 @@ struct InputRef {
   bool is_parameter() const noexcept { return index == 0xffffffffu; }
 };
 
+/// A vector whose storage survives clear(), with a push_back that is a compare and a store
+/// (std::vector's takes a call per element here): an entry's inputs.
+template <class V>
+class ReusedVector {
+ public:
+  std::size_t size() const noexcept { return n_; }
+  bool empty() const noexcept { return n_ == 0; }
+  void clear() noexcept { n_ = 0; }
+  V& operator[](std::size_t i) noexcept { return data_[i]; }
+  const V& operator[](std::size_t i) const noexcept { return data_[i]; }
+  V& back() noexcept { return data_[n_ - 1]; }
+  const V* begin() const noexcept { return data_.get(); }
+  const V* end() const noexcept { return data_.get() + n_; }
+  void push_back(const V& v) {
+    if (n_ == capacity_) grow(n_ + 1);
+    data_[n_++] = v;
+  }
+  /// Sets the size to n, keeping the first min(n, size()) elements.
+  void resize(std::size_t n) {
+    if (n > capacity_) grow(n);
+    n_ = std::uint32_t(n);
+  }
+
+ private:
+  void grow(std::size_t at_least) {
+    capacity_ = std::uint32_t(std::max<std::size_t>({4, 2 * std::size_t(capacity_), at_least}));
+    std::unique_ptr<V[]> bigger(new V[capacity_]);
+    std::copy(data_.get(), data_.get() + n_, bigger.get());
+    data_ = std::move(bigger);
+  }
+  std::unique_ptr<V[]> data_;
+  std::uint32_t n_ = 0, capacity_ = 0;
+};
+
 /// One recorded op. Entries are reused, position by position, from step to step, and every
 /// container here keeps its capacity and buffers across clear(): a steady loop allocates nothing.
 template <class T>
@@ -251,7 +289,7 @@ struct Entry {
   BackwardFn<T> backward = nullptr;  // null for constants and for ops recorded without grad
   Node<T> out;
   Node<T>* alias = nullptr;  // Tape::bind: the entry stands for this parameter's node
-  std::vector<InputRef<T>> inputs;
+  ReusedVector<InputRef<T>> inputs;
   // Owned one by one, so that a reference from Op::save() survives later save() calls.
   std::vector<std::unique_ptr<Array<T>>> saved;
   std::vector<std::unique_ptr<IndexArray>> saved_indices;
@@ -318,7 +356,7 @@ class Tape {
   /// Number of recorded entries.
   std::size_t size() const noexcept { return size_; }
   /// Changes with each clear(); a handle remembers the generation it was made in.
-  std::uint64_t generation() const noexcept { return detail::handle_slot(slot_).stamp.load(std::memory_order_relaxed); }
+  std::uint64_t generation() const noexcept { return stamp_; }
   /// The op name of entry `i`.
   const char* op_name(std::size_t i) const;
   /// Bytes held by the values, gradients and saved buffers of the recorded entries.
@@ -348,7 +386,7 @@ class Tape {
   /// is reshaped in place (the common case: a steady loop records the same ops with the same
   /// shapes each step, and each entry keeps its buffers across clear()); any other goes back to
   /// the pool and one of the right size is taken from it.
-  void fit(Array<T>& a, const Shape& shape) {
+  TAPEGRAD_ALWAYS_INLINE void fit(Array<T>& a, const Shape& shape) {
     if (!same_shape(a.shape(), shape)) refit(a, shape);  // the steady loop never leaves this line
   }
   void refit(Array<T>& a, const Shape& shape);
@@ -370,14 +408,16 @@ class Tape {
   std::vector<std::unique_ptr<detail::Entry<T>[]>> chunks_;
   std::uint32_t size_ = 0;
   std::uint32_t slot_;
+  std::uint64_t stamp_;  // the slot's current stamp; only this tape changes it
   detail::BufferPool<T> pool_;
   std::uint64_t freed_by_backward_ = 0;  // the generation the last backward() cleared
   bool grads_dirty_ = false;  // a backward ran since the last clear(): entries may have has_grad set
   std::vector<std::unique_ptr<Array<T>>> scratch_;  // Backward::scratch
 };
 
+// Every value access goes through here.
 template <class T>
-inline Node<T>& Var<T>::node() const {
+TAPEGRAD_ALWAYS_INLINE inline Node<T>& Var<T>::node() const {
   detail::HandleSlot& s = detail::handle_slot(slot_);
   if (s.stamp.load(std::memory_order_relaxed) != stamp_) invalid("Var");
   void* target = s.target.load(std::memory_order_relaxed);
@@ -453,7 +493,11 @@ class Op {
   /// lookup indices.
   IndexArray& save_indices(std::size_t i, const Shape& shape);
   /// Scalar `i` for the backward rule (`Backward::scalar(i)`): axes, strides, factors.
-  void save_scalar(std::size_t i, double value);
+  void save_scalar(std::size_t i, double value) {
+    std::vector<double>& s = entry_->scalars;
+    if (i >= s.size()) s.resize(i + 1);  // once per entry: the vector keeps its size across steps
+    s[i] = value;
+  }
 
   /// Records `rule` (a lambda that captures nothing) and returns the output's handle.
   template <class Rule>
@@ -515,7 +559,14 @@ class Backward {
     Array<T>& grad;
     bool add;
   };
-  Target grad_target(std::size_t i);
+  TAPEGRAD_ALWAYS_INLINE Target grad_target(std::size_t i) {
+    Node<T>& n = node(i);
+    if (!n.requires_grad) no_grad_wanted(i);
+    const bool add = n.has_grad;
+    if (!add) prepare(n);
+    n.has_grad = true;
+    return {n.grad, add};
+  }
 
   /// A scratch buffer from the tape (any number per rule), valid until the rule returns.
   Array<T>& scratch(const Shape& shape);
@@ -526,8 +577,9 @@ class Backward {
   Node<T>& node(std::size_t i) const { return *e_.inputs[i].node; }
   // Shapes n.grad as n.value: a tape node takes a buffer from the pool; a parameter's own
   // buffer is resized once (its value's shape cannot change under a recorded op: see version).
-  void prepare(Node<T>& n) { tape_.fit(n.grad, n.value.shape()); }
+  TAPEGRAD_ALWAYS_INLINE void prepare(Node<T>& n) { tape_.fit(n.grad, n.value.shape()); }
   void check_shape(std::size_t i, const Shape& got) const;
+  [[noreturn]] void no_grad_wanted(std::size_t i) const;
   template <class S>
   void check_shape(std::size_t i, const S& got) const {
     check_shape(i, Shape(got.begin(), got.end()));

@@ -38,12 +38,6 @@ void Optimizer<T>::zero_grad() {
 }
 
 template <class T>
-bool Optimizer<T>::has_gradient(std::size_t i) const {
-  const Parameter<T>& p = params_[i];
-  return p.requires_grad() && p.has_grad();
-}
-
-template <class T>
 std::size_t Optimizer<T>::add_state(const std::string& name) {
   std::vector<Array<T>> buffers;
   buffers.reserve(params_.size());

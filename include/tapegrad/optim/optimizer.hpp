@@ -87,7 +87,7 @@ class Optimizer {
   /// The buffer of `slot` for parameter `i`.
   Array<T>& state(std::size_t slot, std::size_t i) { return state_[slot].second[i]; }
   /// True when `step()` should update parameter i (it requires a gradient and received one).
-  bool has_gradient(std::size_t i) const;
+  bool has_gradient(std::size_t i) const { return params_[i].requires_grad() && params_[i].has_grad(); }
   /// Called by `step()` implementations once per step, before updating: returns the new step
   /// count t (1 for the first step), used for bias corrections.
   /// Throws ShapeError, before any update, if a parameter's value no longer has the shape of its
