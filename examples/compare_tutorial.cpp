@@ -17,7 +17,7 @@ int main() {
   tapegrad::Array<double> y = xt::reshape_view(tapegrad::Array<double>{0., 1., 1., 0.}, {4, 1});
 
   tt::CompareOptions options;
-  options.learning_rate = 0.5;  // the tutorial's XOR learning rate, used by its backward
+  options.learning_rate(0.5);  // the tutorial's XOR learning rate, used by its backward
   const auto comparison = tt::compare_gradients(net, X, y, options);
   const double tolerance = 1e-10;
   std::cout << tt::format_comparison(comparison, tolerance,

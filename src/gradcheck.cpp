@@ -19,12 +19,12 @@ std::string GradcheckResult::report() const {
 GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Array<double>>& inputs,
                           const GradcheckOptions& options) {
   const std::size_t n = inputs.size();
-  TG_CHECK(ValueError, options.requires_grad.empty() || options.requires_grad.size() == n,
-           "gradcheck: requires_grad has ", options.requires_grad.size(), " flags for ", n, " inputs");
+  TG_CHECK(ValueError, options.requires_grad().empty() || options.requires_grad().size() == n,
+           "gradcheck: requires_grad has ", options.requires_grad().size(), " flags for ", n, " inputs");
   std::vector<Parameter<double>> params;
   for (std::size_t i = 0; i < n; ++i) {
     params.emplace_back(inputs[i]);
-    params.back().set_requires_grad(options.requires_grad.empty() || options.requires_grad[i]);
+    params.back().set_requires_grad(options.requires_grad().empty() || options.requires_grad()[i]);
   }
   Tape<double> tape;
   auto evaluate = [&]() {
@@ -35,7 +35,7 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Array<double>>
 
   // Analytic: backward seeded with a random projection r.
   Var<double> y = evaluate();
-  std::mt19937_64 rng(options.seed);
+  std::mt19937_64 rng(options.seed());
   std::uniform_real_distribution<double> unit(0.5, 1.5);
   Array<double> r(y.shape());
   for (auto& v : r) v = (rng() & 1) ? unit(rng) : -unit(rng);
@@ -63,16 +63,16 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Array<double>>
     auto& res = result.inputs[i];
     for (std::size_t k = 0; k < x.size(); ++k) {
       const double orig = x.data()[k];
-      x.data()[k] = orig + options.eps;
+      x.data()[k] = orig + options.eps();
       const double plus = projected();
-      x.data()[k] = orig - options.eps;
+      x.data()[k] = orig - options.eps();
       const double minus = projected();
       x.data()[k] = orig;
-      const double numeric = (plus - minus) / (2 * options.eps);
+      const double numeric = (plus - minus) / (2 * options.eps());
       const double err = std::abs(analytic[i].data()[k] - numeric);
       res.max_abs_error = std::max(res.max_abs_error, err);
       res.max_rel_error = std::max(res.max_rel_error, err / std::max(std::abs(numeric), 1e-12));
-      if (!(err <= options.atol + options.rtol * std::abs(numeric))) res.ok = false;  // NaN fails too
+      if (!(err <= options.atol() + options.rtol() * std::abs(numeric))) res.ok = false;  // NaN fails too
     }
     result.ok = result.ok && res.ok;
   }

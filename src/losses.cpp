@@ -325,10 +325,10 @@ Var<T> mse(const Var<T>& a, const Var<T>& b) {
   }
   Array<T>& out = op.output(Shape{});
   out() = T(total / double(av.size()));
-  return op.finish([](Backward<T>& g) {
-    const T scale = T(2) * g.grad_out()() / T(g.input(0).size());
-    g.accumulate(0, scale * (g.input(0) - g.input(1)));
-    g.accumulate(1, scale * (g.input(1) - g.input(0)));
+  return op.finish([](Backward<T>& b) {
+    const T scale = T(2) * b.grad_out()() / T(b.input(0).size());
+    b.accumulate(0, scale * (b.input(0) - b.input(1)));
+    b.accumulate(1, scale * (b.input(1) - b.input(0)));
   });
 }
 

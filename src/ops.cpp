@@ -41,14 +41,14 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
            to_string(bv.shape()), " — inner dimensions differ (", av.shape()[1], " vs ", bv.shape()[0], ")");
   Array<T>& y = op.output({av.shape()[0], bv.shape()[1]});
   kernels::gemm(false, false, T(1), av, bv, T(0), y);
-  return op.finish([](Backward<T>& g) {
-    if (g.needs_grad(0)) {  // dA = G · Bᵀ
-      auto t = g.grad_target(0);
-      kernels::gemm(false, true, T(1), g.grad_out(), g.input(1), T(t.add), t.grad);
+  return op.finish([](Backward<T>& b) {
+    if (b.needs_grad(0)) {  // dA = G · Bᵀ
+      auto t = b.grad_target(0);
+      kernels::gemm(false, true, T(1), b.grad_out(), b.input(1), T(t.add), t.grad);
     }
-    if (g.needs_grad(1)) {  // dB = Aᵀ · G
-      auto t = g.grad_target(1);
-      kernels::gemm(true, false, T(1), g.input(0), g.grad_out(), T(t.add), t.grad);
+    if (b.needs_grad(1)) {  // dB = Aᵀ · G
+      auto t = b.grad_target(1);
+      kernels::gemm(true, false, T(1), b.input(0), b.grad_out(), T(t.add), t.grad);
     }
   });
 }
@@ -71,18 +71,18 @@ void check_linear(const Array<T>& x, const Array<T>& w, const Array<T>* b) {
 }
 
 template <class T>
-void linear_backward(Backward<T>& g) {
-  const Array<T>& go = g.grad_out();
-  if (g.needs_grad(0)) {  // dx = G · Wᵀ
-    auto t = g.grad_target(0);
-    kernels::gemm(false, true, T(1), go, g.input(1), T(t.add), t.grad);
+void linear_backward(Backward<T>& b) {
+  const Array<T>& go = b.grad_out();
+  if (b.needs_grad(0)) {  // dx = G · Wᵀ
+    auto t = b.grad_target(0);
+    kernels::gemm(false, true, T(1), go, b.input(1), T(t.add), t.grad);
   }
-  if (g.needs_grad(1)) {  // dW = xᵀ · G, with the transpose flag instead of a copy
-    auto t = g.grad_target(1);
-    kernels::gemm(true, false, T(1), g.input(0), go, T(t.add), t.grad);
+  if (b.needs_grad(1)) {  // dW = xᵀ · G, with the transpose flag instead of a copy
+    auto t = b.grad_target(1);
+    kernels::gemm(true, false, T(1), b.input(0), go, T(t.add), t.grad);
   }
-  if (g.n_inputs() > 2 && g.needs_grad(2)) {  // db = column sums of G, one pass
-    auto t = g.grad_target(2);
+  if (b.n_inputs() > 2 && b.needs_grad(2)) {  // db = column sums of G, one pass
+    auto t = b.grad_target(2);
     kernels::column_sums(go.data(), go.shape()[0], go.shape()[1], t.grad.data(), t.add);
   }
 }
@@ -127,9 +127,9 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
   Op<T> op("add", {a, b});
   Array<T>& y = op.output(broadcast_shapes("add", a.shape(), b.shape()));
   xt::noalias(y) = a.value() + b.value();
-  return op.finish([](Backward<T>& g) {
-    accumulate_unbroadcast(g, 0, g.grad_out());
-    accumulate_unbroadcast(g, 1, g.grad_out());
+  return op.finish([](Backward<T>& b) {
+    accumulate_unbroadcast(b, 0, b.grad_out());
+    accumulate_unbroadcast(b, 1, b.grad_out());
   });
 }
 
@@ -138,12 +138,12 @@ Var<T> sub(const Var<T>& a, const Var<T>& b) {
   Op<T> op("sub", {a, b});
   Array<T>& y = op.output(broadcast_shapes("sub", a.shape(), b.shape()));
   xt::noalias(y) = a.value() - b.value();
-  return op.finish([](Backward<T>& g) {
-    accumulate_unbroadcast(g, 0, g.grad_out());
-    if (g.needs_grad(1)) {
-      Array<T>& s = g.scratch(g.grad_out().shape());
-      xt::noalias(s) = -g.grad_out();
-      accumulate_unbroadcast(g, 1, s);
+  return op.finish([](Backward<T>& b) {
+    accumulate_unbroadcast(b, 0, b.grad_out());
+    if (b.needs_grad(1)) {
+      Array<T>& s = b.scratch(b.grad_out().shape());
+      xt::noalias(s) = -b.grad_out();
+      accumulate_unbroadcast(b, 1, s);
     }
   });
 }
@@ -153,12 +153,12 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
   Op<T> op("mul", {a, b});
   Array<T>& y = op.output(broadcast_shapes("mul", a.shape(), b.shape()));
   xt::noalias(y) = a.value() * b.value();
-  return op.finish([](Backward<T>& g) {
+  return op.finish([](Backward<T>& b) {
     for (std::size_t i = 0; i < 2; ++i) {
-      if (!g.needs_grad(i)) continue;
-      Array<T>& s = g.scratch(g.grad_out().shape());
-      xt::noalias(s) = g.grad_out() * g.input(1 - i);
-      accumulate_unbroadcast(g, i, s);
+      if (!b.needs_grad(i)) continue;
+      Array<T>& s = b.scratch(b.grad_out().shape());
+      xt::noalias(s) = b.grad_out() * b.input(1 - i);
+      accumulate_unbroadcast(b, i, s);
     }
   });
 }
@@ -168,16 +168,16 @@ Var<T> div(const Var<T>& a, const Var<T>& b) {
   Op<T> op("div", {a, b});
   Array<T>& y = op.output(broadcast_shapes("div", a.shape(), b.shape()));
   xt::noalias(y) = a.value() / b.value();
-  return op.finish([](Backward<T>& g) {
-    if (g.needs_grad(0)) {  // d(a/b)/da = 1/b
-      Array<T>& s = g.scratch(g.grad_out().shape());
-      xt::noalias(s) = g.grad_out() / g.input(1);
-      accumulate_unbroadcast(g, 0, s);
+  return op.finish([](Backward<T>& b) {
+    if (b.needs_grad(0)) {  // d(a/b)/da = 1/b
+      Array<T>& s = b.scratch(b.grad_out().shape());
+      xt::noalias(s) = b.grad_out() / b.input(1);
+      accumulate_unbroadcast(b, 0, s);
     }
-    if (g.needs_grad(1)) {  // d(a/b)/db = -(a/b)/b
-      Array<T>& s = g.scratch(g.grad_out().shape());
-      xt::noalias(s) = -g.grad_out() * g.output() / g.input(1);
-      accumulate_unbroadcast(g, 1, s);
+    if (b.needs_grad(1)) {  // d(a/b)/db = -(a/b)/b
+      Array<T>& s = b.scratch(b.grad_out().shape());
+      xt::noalias(s) = -b.grad_out() * b.output() / b.input(1);
+      accumulate_unbroadcast(b, 1, s);
     }
   });
 }
@@ -189,7 +189,7 @@ Var<T> affine(const Var<T>& x, detail::scalar_t<T> alpha, detail::scalar_t<T> be
   const Array<T>& xv = x.value();
   for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = alpha * xv.data()[i] + beta;
   op.save_scalar(0, alpha);
-  return op.finish([](Backward<T>& g) { g.accumulate(0, T(g.scalar(0)) * g.grad_out()); });
+  return op.finish([](Backward<T>& b) { b.accumulate(0, T(b.scalar(0)) * b.grad_out()); });
 }
 
 #define TAPEGRAD_SECTION(T) \
@@ -210,14 +210,14 @@ Var<T> relu(const Var<T>& x) {
   const T* xp = op.input(0).data();
   T* yp = y.data();
   for (std::size_t i = 0, n = y.size(); i < n; ++i) yp[i] = xp[i] > T(0) ? xp[i] : T(0);
-  return op.finish([](Backward<T>& g) {
-    if (!g.needs_grad(0)) return;
+  return op.finish([](Backward<T>& b) {
+    if (!b.needs_grad(0)) return;
     // y > 0 exactly where x > 0, so the output serves as the mask.
-    auto t = g.grad_target(0);
-    const T* yp = g.output().data();
-    const T* gp = g.grad_out().data();
+    auto t = b.grad_target(0);
+    const T* yp = b.output().data();
+    const T* gp = b.grad_out().data();
     T* dp = t.grad.data();
-    const std::size_t n = g.output().size();
+    const std::size_t n = b.output().size();
     // Both loads unconditional, so the select vectorises (a conditional load does not).
     if (t.add) {
       for (std::size_t i = 0; i < n; ++i) {
@@ -239,9 +239,9 @@ Var<T> sigmoid(const Var<T>& x) {
   Array<T>& y = op.output(x.shape());
   // exp(-x) overflows to inf for very negative x, and 1 / (1 + inf) = 0: finite everywhere.
   xt::noalias(y) = T(1) / (T(1) + xt::exp(-x.value()));
-  return op.finish([](Backward<T>& g) {
-    const Array<T>& y = g.output();
-    g.accumulate(0, g.grad_out() * y * (T(1) - y));
+  return op.finish([](Backward<T>& b) {
+    const Array<T>& y = b.output();
+    b.accumulate(0, b.grad_out() * y * (T(1) - y));
   });
 }
 
@@ -250,9 +250,9 @@ Var<T> tanh(const Var<T>& x) {
   Op<T> op("tanh", {x});
   Array<T>& y = op.output(x.shape());
   xt::noalias(y) = xt::tanh(x.value());
-  return op.finish([](Backward<T>& g) {
-    const Array<T>& y = g.output();
-    g.accumulate(0, g.grad_out() * (T(1) - y * y));
+  return op.finish([](Backward<T>& b) {
+    const Array<T>& y = b.output();
+    b.accumulate(0, b.grad_out() * (T(1) - y * y));
   });
 }
 
@@ -261,7 +261,7 @@ Var<T> exp(const Var<T>& x) {
   Op<T> op("exp", {x});
   Array<T>& y = op.output(x.shape());
   xt::noalias(y) = xt::exp(x.value());
-  return op.finish([](Backward<T>& g) { g.accumulate(0, g.grad_out() * g.output()); });
+  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() * b.output()); });
 }
 
 template <class T>
@@ -269,7 +269,7 @@ Var<T> log(const Var<T>& x) {
   Op<T> op("log", {x});
   Array<T>& y = op.output(x.shape());
   xt::noalias(y) = xt::log(x.value());
-  return op.finish([](Backward<T>& g) { g.accumulate(0, g.grad_out() / g.input(0)); });
+  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() / b.input(0)); });
 }
 
 #define TAPEGRAD_SECTION(T) \
@@ -296,10 +296,10 @@ Var<T> reduce_all(const char* name, const Var<T>& x, bool average) {
   Array<T>& y = op.output(Shape{});
   y() = T(total * scale);
   op.save_scalar(0, scale);
-  return op.finish([](Backward<T>& g) {
-    if (!g.needs_grad(0)) return;
-    const T v = T(g.scalar(0)) * g.grad_out()();
-    auto t = g.grad_target(0);
+  return op.finish([](Backward<T>& b) {
+    if (!b.needs_grad(0)) return;
+    const T v = T(b.scalar(0)) * b.grad_out()();
+    auto t = b.grad_target(0);
     T* d = t.grad.data();
     const std::size_t n = t.grad.size();
     if (t.add) {
@@ -339,14 +339,14 @@ Var<T> reduce_axis(const char* name, const Var<T>& x, int axis, bool keepdims, b
   }
   op.save_scalar(0, double(scale));
   op.save_scalar(1, double(s.axis));
-  return op.finish([](Backward<T>& g) {
-    if (!g.needs_grad(0)) return;
-    const AxisSplit s = split_axis("sum", g.input(0).shape(), int(g.scalar(1)));
-    const T scale = T(g.scalar(0));
-    auto t = g.grad_target(0);
+  return op.finish([](Backward<T>& b) {
+    if (!b.needs_grad(0)) return;
+    const AxisSplit s = split_axis("sum", b.input(0).shape(), int(b.scalar(1)));
+    const T scale = T(b.scalar(0));
+    auto t = b.grad_target(0);
     if (!t.add) t.grad.fill(T(0));
     for (std::size_t o = 0; o < s.outer; ++o) {
-      const T* grow = g.grad_out().data() + o * s.inner;
+      const T* grow = b.grad_out().data() + o * s.inner;
       for (std::size_t k = 0; k < s.n; ++k) {
         T* drow = t.grad.data() + (o * s.n + k) * s.inner;
         for (std::size_t i = 0; i < s.inner; ++i) drow[i] += scale * grow[i];

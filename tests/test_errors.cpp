@@ -368,7 +368,7 @@ TEST_F(Errors, E39_GradcheckFlags) {
   expect<tg::ValueError>(
       [&] {
         tg::GradcheckOptions o;
-        o.requires_grad = {true};
+        o.requires_grad({true});
         tg::gradcheck([](const std::vector<Var<double>>& v) { return tg::add(v[0], v[1]); },
                       {Array<double>{1.0}, Array<double>{2.0}}, o);
       },

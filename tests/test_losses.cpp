@@ -219,7 +219,7 @@ TEST(WeightedBCE, Gradcheck) {
   // Hard targets (0 and 1) are the edge of the targets' domain [0, 1]: a central difference
   // there steps outside it, so the targets' gradient is checked on soft targets.
   GradcheckOptions hard;
-  hard.requires_grad = {true, false};
+  hard.requires_grad({true, false});
   auto r = gradcheck([&](const Vs& v) { return bce(v[0], v[1], opts); }, {kProbs, kTargets}, hard);
   EXPECT_TRUE(r.ok) << r.report();
   r = gradcheck([&](const Vs& v) { return bce(v[0], v[1], opts); }, {kProbs, Array<double>{{0.1, 0.8}, {0.6, 0.3}}});

@@ -251,7 +251,7 @@ TEST(Gradcheck, Losses) {
   expect_gradcheck([](const Vars& v) { return tg::bce_with_logits(v[0], v[1]); }, {z, y});
   expect_gradcheck([](const Vars& v) { return tg::mse(v[0], v[1]); }, {z, y});
   tg::GradcheckOptions targets_fixed;
-  targets_fixed.requires_grad = {true, false};
+  targets_fixed.requires_grad({true, false});
   expect_gradcheck([](const Vars& v) { return tg::bce(tg::sigmoid(v[0]), v[1]); }, {z, y}, targets_fixed);
 }
 
@@ -278,7 +278,7 @@ TEST(Gradcheck, SmallNetworkEndToEnd) {
        uniform(rng, {4, 1}, 0, 1)},
       [] {
         tg::GradcheckOptions o;
-        o.requires_grad = {false, true, true, true, true, false};
+        o.requires_grad({false, true, true, true, true, false});
         return o;
       }());
 }

@@ -82,7 +82,7 @@ TEST(Adam, TwoStepsOnAScalarByHand) {
 
 TEST(Adam, FiveStepsMatchTheEquations) {
   auto params = make_params(initial_values());
-  Adam<double> opt(params, AdamOptions(0.05).betas(0.8, 0.95).eps(1e-6));
+  Adam<double> opt(params, AdamOptions(0.05).betas({0.8, 0.95}).eps(1e-6));
   run(opt, params, 1, 5);
   expect_close(params, adam_by_hand(5, 0.05, 0.8, 0.95, 1e-6, 0, false, false));
 }
@@ -96,7 +96,7 @@ TEST(Adam, WeightDecayIsAddedToTheGradient) {
 
 TEST(Adam, AmsgradMatchesTheEquations) {
   auto params = make_params(initial_values());
-  Adam<double> opt(params, AdamOptions(0.05).betas(0.5, 0.6).amsgrad(true));
+  Adam<double> opt(params, AdamOptions(0.05).betas({0.5, 0.6}).amsgrad(true));
   run(opt, params, 1, 6);
   expect_close(params, adam_by_hand(6, 0.05, 0.5, 0.6, 1e-8, 0, true, false));
   // With these betas the running maximum matters: plain Adam ends elsewhere.
@@ -178,11 +178,11 @@ TEST(Adam, LoadRejectsABadStepCount) {
 TEST(Adam, InvalidOptionsNameTheOption) {
   auto params = make_params(initial_values());
   expect_value_error([&] { Adam<double>(params, AdamOptions(0)); }, {"Adam", "lr"});
-  expect_value_error([&] { Adam<double>(params, AdamOptions().betas(1.0, 0.9)); }, {"Adam", "beta1"});
-  expect_value_error([&] { Adam<double>(params, AdamOptions().betas(0.9, -0.1)); }, {"Adam", "beta2"});
+  expect_value_error([&] { Adam<double>(params, AdamOptions().betas({1.0, 0.9})); }, {"Adam", "beta1"});
+  expect_value_error([&] { Adam<double>(params, AdamOptions().betas({0.9, -0.1})); }, {"Adam", "beta2"});
   expect_value_error([&] { Adam<double>(params, AdamOptions().eps(0)); }, {"Adam", "eps"});
   expect_value_error([&] { Adam<double>(params, AdamOptions().weight_decay(-1)); }, {"Adam", "weight_decay"});
-  expect_value_error([&] { AdamW<double>(params, AdamWOptions().betas(0.9, std::nan(""))); }, {"AdamW", "beta2"});
+  expect_value_error([&] { AdamW<double>(params, AdamWOptions().betas({0.9, std::nan("")})); }, {"AdamW", "beta2"});
   expect_value_error([&] { Adam<double> opt(params); opt.set_learning_rate(-1); }, {"Adam", "lr"});
   expect_value_error([&] { Adam<double>(params, AdamOptions(0)); }, {"Adam", "lr", "positive"});
 }
@@ -221,3 +221,16 @@ TEST(Adam, FloatTrainsAQuadraticThroughTheTape) {
 
 }  // namespace
 }  // namespace tapegrad::testing
+
+// AdamW's options are their own type: Adam's options, whose weight decay defaults to 0, no
+// longer convert silently into AdamW's (whose default is PyTorch's 1e-2).
+static_assert(!std::is_constructible_v<tapegrad::optim::AdamW<double>, std::vector<tapegrad::Parameter<double>>, tapegrad::optim::AdamOptions>,
+              "AdamW must not accept AdamOptions");
+static_assert(!std::is_convertible_v<tapegrad::optim::AdamOptions, tapegrad::optim::AdamWOptions>, "no implicit conversion");
+
+TEST(AdamOptions, DefaultsAreStatedOnce) {
+  EXPECT_EQ(tapegrad::optim::AdamOptions().lr(), 1e-3);
+  EXPECT_EQ(tapegrad::optim::AdamOptions(0.1).lr(), 0.1);
+  EXPECT_EQ(tapegrad::optim::AdamWOptions().weight_decay(), 1e-2);
+  EXPECT_EQ(tapegrad::optim::AdamWOptions(0.1).lr(), 0.1);
+}

@@ -192,7 +192,7 @@ TEST(Parallel, OptimizerUpdatesAreTheSameOnEveryThreadCount) {
     return opt::Adam<float>(p, opt::AdamOptions(1e-2).amsgrad(true).weight_decay(1e-2));
   });
   expect_same_on_every_thread_count("AdamW", [](Params p) {
-    return opt::AdamW<float>(p, opt::AdamWOptions(opt::AdamOptions(1e-2).weight_decay(1e-2)));
+    return opt::AdamW<float>(p, opt::AdamWOptions(1e-2).weight_decay(1e-2));
   });
   expect_same_on_every_thread_count("RMSprop centered momentum", [](Params p) {
     return opt::RMSprop<float>(p, opt::RMSpropOptions(1e-2).centered(true).momentum(0.9));

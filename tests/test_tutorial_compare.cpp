@@ -71,7 +71,7 @@ TEST(TutorialCompare, XorFromNumpySeed1ShowsEachQuirkWhereExpected) {
 
   // As written, the headline is the first layer's ~0.03.
   tt::CompareOptions written;
-  written.as_written = true;
+  written.as_written(true);
   const auto w = tt::compare_gradients(net, xor_X(), xor_y(), written);
   EXPECT_GT(w.headline, 1e-2);
   EXPECT_EQ(w.headline_check, w.checks.size() - 1);
@@ -146,7 +146,7 @@ TEST(TutorialCompare, BadInputsThrow) {
   EXPECT_THROW(tt::compare_gradients(net, xor_X(), mat(4, 2, {0, 1, 1, 0, 0, 1, 1, 0})), tapegrad::ShapeError);
   EXPECT_THROW(tt::compare_gradients(net, mat(4, 3, std::vector<double>(12, 0.0)), xor_y()), tapegrad::ShapeError);
   tt::CompareOptions bad;
-  bad.learning_rate = 0;
+  bad.learning_rate(0);
   EXPECT_THROW(tt::compare_gradients(net, xor_X(), xor_y(), bad), tapegrad::ValueError);
 }
 

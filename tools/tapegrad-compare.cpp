@@ -92,8 +92,8 @@ int run(const Args& args) {
   }
 
   tt::CompareOptions options;
-  options.learning_rate = args.learning_rate;
-  options.as_written = args.as_written;
+  options.learning_rate(args.learning_rate);
+  options.as_written(args.as_written);
   const auto c = tt::compare_gradients(*net, X, y, options);
   const double tolerance = args.tolerance.value_or(sizeof(T) == 8 ? 1e-10 : 1e-5);
   if (!args.dump.empty()) {

@@ -62,12 +62,15 @@ std::string concat(const Args&... args) {
 
 }  // namespace tapegrad
 
-/// Throws `Kind` with the concatenated message when `cond` is false.
-///     TG_CHECK(ShapeError, a.shape() == b.shape(), "add: ", shape_str(a), " vs ", shape_str(b));
-#define TG_CHECK(Kind, cond, ...)                                    \
-  do {                                                               \
-    if (!(cond)) throw ::tapegrad::Kind(::tapegrad::detail::concat(__VA_ARGS__)); \
+/// Throws `Kind` (an error type, qualified as needed where it is used) with the concatenated
+/// message when `cond` is false:
+///
+///     TG_CHECK(tapegrad::ShapeError, tapegrad::same_shape(a.shape(), b.shape()), "my_op: ",
+///              tapegrad::to_string(a.shape()), " vs ", tapegrad::to_string(b.shape()));
+#define TG_CHECK(Kind, cond, ...)                                         \
+  do {                                                                    \
+    if (!(cond)) throw Kind(::tapegrad::detail::concat(__VA_ARGS__));     \
   } while (false)
 
 /// An invariant that only a bug can break.
-#define TG_ASSERT(cond, ...) TG_CHECK(InternalError, cond, "internal error: ", __VA_ARGS__)
+#define TG_ASSERT(cond, ...) TG_CHECK(::tapegrad::InternalError, cond, "internal error: ", __VA_ARGS__)

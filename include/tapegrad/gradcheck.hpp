@@ -10,17 +10,21 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tapegrad {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   ///< central-difference step
-  double atol = 1e-6;  ///< an element passes if |analytic - numeric| <= atol + rtol·|numeric|
-  double rtol = 1e-4;
+  /// The central-difference step.
+  TAPEGRAD_ARG(double, eps) = 1e-6;
+  /// An element passes if |analytic − numeric| ≤ atol + rtol·|numeric|.
+  TAPEGRAD_ARG(double, atol) = 1e-6;
+  TAPEGRAD_ARG(double, rtol) = 1e-4;
   /// Which inputs to differentiate (default: all). The others are passed as constants.
-  std::vector<bool> requires_grad;
-  unsigned seed = 0;  ///< seed of the random projection that reduces a non-scalar output
+  TAPEGRAD_ARG(std::vector<bool>, requires_grad);
+  /// The seed of the random projection that reduces a non-scalar output.
+  TAPEGRAD_ARG(unsigned, seed) = 0;
 };
 
 struct GradcheckResult {

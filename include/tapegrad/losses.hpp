@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/tape.hpp"
 
@@ -31,14 +32,7 @@ Var<T> softmax(const Var<T>& x, int axis = -1);
 struct CrossEntropyOptions {
   /// One weight w_c ≥ 0 per class (empty: all 1), as PyTorch's `weight`: the loss becomes the
   /// weighted mean Σ_n w_{y_n} ℓ_n / Σ_n w_{y_n}.
-  CrossEntropyOptions& class_weights(std::vector<double> w) {
-    class_weights_ = std::move(w);
-    return *this;
-  }
-  const std::vector<double>& class_weights() const noexcept { return class_weights_; }
-
- private:
-  std::vector<double> class_weights_;
+  TAPEGRAD_ARG(std::vector<double>, class_weights);
 };
 
 /// Softmax cross-entropy of logits (N, C) against class indices y_n in [0, C):
@@ -68,22 +62,10 @@ Var<T> softmax_cross_entropy(const Var<T>& logits, const Array<detail::scalar_t<
 /// Class weights of the binary cross-entropies: w₁ for the positive class (y = 1) and w₀ for
 /// the negative one (y = 0). The defaults (1, 1) give PyTorch's unweighted loss.
 struct BCEOptions {
-  /// w₁ ≥ 0, the weight of positive targets (PyTorch's `pos_weight`). Default 1.
-  BCEOptions& pos_weight(double w) {
-    pos_weight_ = w;
-    return *this;
-  }
-  /// w₀ ≥ 0, the weight of negative targets (not in PyTorch). Default 1.
-  BCEOptions& neg_weight(double w) {
-    neg_weight_ = w;
-    return *this;
-  }
-  double pos_weight() const noexcept { return pos_weight_; }
-  double neg_weight() const noexcept { return neg_weight_; }
-
- private:
-  double pos_weight_ = 1;
-  double neg_weight_ = 1;
+  /// w₁ ≥ 0, the weight of positive targets (PyTorch's `pos_weight`).
+  TAPEGRAD_ARG(double, pos_weight) = 1;
+  /// w₀ ≥ 0, the weight of negative targets (not in PyTorch).
+  TAPEGRAD_ARG(double, neg_weight) = 1;
 };
 
 /// Binary cross-entropy of probabilities p in [0, 1] against targets y in [0, 1] of the same

@@ -107,23 +107,23 @@ std::pair<TensorDataset<T>, TensorDataset<T>> train_val_split(const TensorDatase
 template <class T>
 DataLoader<T>::DataLoader(const Dataset<T>& dataset, const DataLoaderOptions& options)
     : dataset_(dataset), options_(options) {
-  TG_CHECK(ValueError, options_.batch_size_ > 0, "DataLoader: the batch size must be positive");
+  TG_CHECK(ValueError, options_.batch_size() > 0, "DataLoader: the batch size must be positive");
   TG_CHECK(ValueError, dataset_.size() > 0, "DataLoader: the dataset is empty");
 }
 
 template <class T>
 std::size_t DataLoader<T>::num_batches() const noexcept {
-  const std::size_t n = dataset_.size(), b = options_.batch_size_;
-  return options_.drop_last_ ? n / b : (n + b - 1) / b;
+  const std::size_t n = dataset_.size(), b = options_.batch_size();
+  return options_.drop_last() ? n / b : (n + b - 1) / b;
 }
 
 template <class T>
 void DataLoader<T>::reset() {
   const std::size_t n = dataset_.size();
-  if (options_.shuffle_) {
+  if (options_.shuffle()) {
     // Epoch k draws from a generator seeded by (seed, k): its order does not depend on how
     // many batches earlier epochs consumed.
-    Rng rng(options_.seed_ ^ (0x9E3779B97F4A7C15ull * (epoch_ + 1)));
+    Rng rng(options_.seed() ^ (0x9E3779B97F4A7C15ull * (epoch_ + 1)));
     shuffled_identity(order_, n, rng);
   } else if (order_.size() != n) {
     order_.resize(n);
@@ -138,8 +138,8 @@ Batch<T>* DataLoader<T>::next() {
   if (order_.empty()) reset();  // next() before any reset() starts the first epoch
   const std::size_t n = order_.size();
   if (position_ >= n) return nullptr;
-  const std::size_t count = std::min(options_.batch_size_, n - position_);
-  if (count < options_.batch_size_ && options_.drop_last_) {
+  const std::size_t count = std::min(options_.batch_size(), n - position_);
+  if (count < options_.batch_size() && options_.drop_last()) {
     position_ = n;
     return nullptr;
   }

@@ -68,10 +68,10 @@ CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
     pos = end + 1;
     ++line_no;
     if (blank(line)) continue;
-    split(line, options.delimiter_, fields);
+    split(line, options.delimiter(), fields);
     if (!have_header) {
       have_header = true;
-      if (options.header_) {
+      if (options.header()) {
         for (std::size_t c = 0; c < fields.size(); ++c) {
           TG_CHECK(IoError, !fields[c].empty(), path, ":", line_no, ": column ", c + 1, " of the header has no name");
           table.columns.emplace_back(fields[c]);
@@ -81,7 +81,7 @@ CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
       for (std::size_t c = 0; c < fields.size(); ++c) table.columns.push_back(std::to_string(c));
     }
     TG_CHECK(IoError, fields.size() == table.columns.size(), path, ":", line_no, ": ", fields.size(),
-             " fields where the ", options.header_ ? "header has " : "first row has ", table.columns.size());
+             " fields where the ", options.header() ? "header has " : "first row has ", table.columns.size());
     for (std::size_t c = 0; c < fields.size(); ++c) {
       const std::string_view f = fields[c];
       TG_CHECK(IoError, !f.empty(), path, ":", line_no, ": column ", c + 1, " ('", table.columns[c],

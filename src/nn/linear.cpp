@@ -9,19 +9,19 @@ namespace tapegrad::nn {
 
 template <class T>
 Linear<T>::Linear(const LinearOptions& options, Rng& rng) : options_(options) {
-  TG_CHECK(ValueError, options.in > 0 && options.out > 0, "Linear: features must be positive, got (", options.in,
-           ", ", options.out, ")");
+  const std::size_t in = options.in_features(), out = options.out_features();
+  TG_CHECK(ValueError, in > 0 && out > 0, "Linear: features must be positive, got (", in, ", ", out, ")");
   weight_ = this->num_own_parameters();
-  this->register_parameter("weight", init::he_normal<T>(options.in, options.out, rng));
-  if (options.has_bias) {
+  this->register_parameter("weight", init::he_normal<T>(in, out, rng));
+  if (options.bias()) {
     bias_ = this->num_own_parameters();
-    this->register_parameter("bias", xt::zeros<T>({std::size_t(1), options.out}));
+    this->register_parameter("bias", xt::zeros<T>({std::size_t(1), out}));
   }
 }
 
 template <class T>
 Var<T> Linear<T>::forward(const Var<T>& x) {
-  return options_.has_bias ? linear(x, weight(), bias()) : linear(x, weight());
+  return options_.bias() ? linear(x, weight(), bias()) : linear(x, weight());
 }
 
 template class Linear<float>;

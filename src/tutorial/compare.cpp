@@ -90,9 +90,9 @@ const GradientSet<T>& Comparison<T>::set(const std::string& name) const {
 template <class T>
 Comparison<T> compare_gradients(const NeuralNetwork<T>& net, const Array<T>& X, const Array<T>& y,
                                 const CompareOptions& options) {
-  TG_CHECK(ValueError, std::isfinite(options.learning_rate) && options.learning_rate > 0,
-           "compare_gradients: learning_rate must be positive and finite, got ", options.learning_rate);
-  const T lr = T(options.learning_rate);
+  TG_CHECK(ValueError, std::isfinite(options.learning_rate()) && options.learning_rate() > 0,
+           "compare_gradients: learning_rate must be positive and finite, got ", options.learning_rate());
+  const T lr = T(options.learning_rate());
   Comparison<T> c;
   c.options = options;
   c.layer_sizes = net.layer_sizes();
@@ -152,7 +152,7 @@ Comparison<T> compare_gradients(const NeuralNetwork<T>& net, const Array<T>& X, 
   const double kd = double(k);
   const std::string ks = std::to_string(k);
   std::ostringstream lr_text;
-  lr_text << options.learning_rate;
+  lr_text << options.learning_rate();
   const auto make_check = [](std::string a, std::string b, double scale, std::string title, std::string why) {
     Check ch;
     ch.a = std::move(a);
@@ -198,7 +198,7 @@ Comparison<T> compare_gradients(const NeuralNetwork<T>& net, const Array<T>& X, 
       check.max.max_rel = nan || std::isnan(check.max.max_rel) ? NAN : std::max(check.max.max_rel, d.max_rel);
     }
   }
-  c.headline_check = options.as_written ? c.checks.size() - 1 : 0;
+  c.headline_check = options.as_written() ? c.checks.size() - 1 : 0;
   c.headline = c.checks[c.headline_check].max.max_abs;
   return c;
 }
@@ -210,7 +210,7 @@ std::string format_comparison(const Comparison<T>& c, double tolerance, const st
   out << "network [";
   for (std::size_t i = 0; i < c.layer_sizes.size(); ++i) out << (i ? ", " : "") << c.layer_sizes[i];
   out << "], batch m = " << c.batch << ", outputs k = " << c.outputs << ", "
-      << (sizeof(T) == 8 ? "float64" : "float32") << ", learning rate " << c.options.learning_rate
+      << (sizeof(T) == 8 ? "float64" : "float32") << ", learning rate " << c.options.learning_rate()
       << " (for backward)\n";
   for (const auto& line : about) out << line << '\n';
 
@@ -246,7 +246,7 @@ std::string format_comparison(const Comparison<T>& c, double tolerance, const st
 
   const bool ok = c.headline <= tolerance;  // false for NaN
   out << '\n'
-      << (c.options.as_written ? "As written: check [" : "As corrected: check [") << c.headline_check + 1 << "] ("
+      << (c.options.as_written() ? "As written: check [" : "As corrected: check [") << c.headline_check + 1 << "] ("
       << c.checks[c.headline_check].title << "), tolerance " << tolerance << ": "
       << (ok ? "within" : "EXCEEDED") << '\n';
   out << "max abs diff autograd vs hand-derived: " << fmt(c.headline) << '\n';
@@ -272,7 +272,7 @@ void dump_comparison(const Comparison<T>& c, const std::string& dir) {
   std::ofstream m(manifest);
   m << "# tapegrad-compare dump: network";
   for (auto n : c.layer_sizes) m << ' ' << n;
-  m << ", m = " << c.batch << ", k = " << c.outputs << ", learning rate " << c.options.learning_rate << "\n";
+  m << ", m = " << c.batch << ", k = " << c.outputs << ", learning rate " << c.options.learning_rate() << "\n";
   m << "# Weights are (in, out), biases (1, out); forward: relu(x W + b) ..., sigmoid on the last layer.\n";
   m << "# The autograd* sets are gradients of a mean over all m*k outputs: multiply them by k = " << c.outputs
     << " to compare with hand*/applied (which divide by m only).\n";

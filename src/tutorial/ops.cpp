@@ -11,10 +11,10 @@ Var<T> clip(const Var<T>& x, tapegrad::detail::scalar_t<T> low, tapegrad::detail
   xt::noalias(y) = xt::clip(x.value(), low, high);
   op.save_scalar(0, double(low));
   op.save_scalar(1, double(high));
-  return op.finish([](Backward<T>& g) {
-    const T lo = T(g.scalar(0)), hi = T(g.scalar(1));
-    const Array<T>& xv = g.input(0);
-    g.accumulate(0, g.grad_out() * xt::cast<T>(xv >= lo && xv <= hi));
+  return op.finish([](Backward<T>& b) {
+    const T lo = T(b.scalar(0)), hi = T(b.scalar(1));
+    const Array<T>& xv = b.input(0);
+    b.accumulate(0, b.grad_out() * xt::cast<T>(xv >= lo && xv <= hi));
   });
 }
 

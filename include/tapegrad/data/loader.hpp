@@ -14,6 +14,7 @@
 #include <iterator>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/random.hpp"
 
@@ -22,25 +23,13 @@ namespace tapegrad::data {
 /// Options of a DataLoader; the batch size is required.
 struct DataLoaderOptions {
   explicit DataLoaderOptions(std::size_t batch_size) : batch_size_(batch_size) {}
-  /// Visit the examples in a new random order each epoch (default false: in order).
-  DataLoaderOptions& shuffle(bool on) {
-    shuffle_ = on;
-    return *this;
-  }
-  /// The seed of the shuffling (default 0). Epoch k's order depends only on the seed and k.
-  DataLoaderOptions& seed(std::uint64_t s) {
-    seed_ = s;
-    return *this;
-  }
-  /// Drop the last batch of an epoch when it is smaller than the batch size (default false).
-  DataLoaderOptions& drop_last(bool on) {
-    drop_last_ = on;
-    return *this;
-  }
-  std::size_t batch_size_;
-  bool shuffle_ = false;
-  std::uint64_t seed_ = 0;
-  bool drop_last_ = false;
+  TAPEGRAD_ARG(std::size_t, batch_size);
+  /// Visit the examples in a new random order each epoch (default: in order).
+  TAPEGRAD_ARG(bool, shuffle) = false;
+  /// The seed of the shuffling. Epoch k's order depends only on the seed and k.
+  TAPEGRAD_ARG(std::uint64_t, seed) = 0;
+  /// Drop the last batch of an epoch when it is smaller than the batch size.
+  TAPEGRAD_ARG(bool, drop_last) = false;
 };
 
 /// Iterates a dataset in mini-batches. Holds a reference to the dataset, which must outlive it.

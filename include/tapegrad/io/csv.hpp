@@ -12,25 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/array.hpp"
 
 namespace tapegrad::io {
 
 /// Options of read_csv.
 struct CsvOptions {
-  /// The field separator (default ',').
-  CsvOptions& delimiter(char c) {
-    delimiter_ = c;
-    return *this;
-  }
-  /// Whether the first line names the columns (default true). Without a header the columns
-  /// are named "0", "1", ...
-  CsvOptions& header(bool on) {
-    header_ = on;
-    return *this;
-  }
-  char delimiter_ = ',';
-  bool header_ = true;
+  /// The field separator.
+  TAPEGRAD_ARG(char, delimiter) = ',';
+  /// Whether the first line names the columns. Without a header the columns are named "0",
+  /// "1", ...
+  TAPEGRAD_ARG(bool, header) = true;
 };
 
 /// A numeric table: column names and a (rows, columns) array.

@@ -6,20 +6,19 @@
 ///     auto y = fc.forward(x);   // x (batch, 784) -> y (batch, 128)
 #include <cstddef>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/random.hpp"
 
 namespace tapegrad::nn {
 
 struct LinearOptions {
-  LinearOptions(std::size_t in_features, std::size_t out_features) : in(in_features), out(out_features) {}
-  /// Whether the layer has a bias (default true).
-  LinearOptions& bias(bool on) {
-    has_bias = on;
-    return *this;
-  }
-  std::size_t in, out;
-  bool has_bias = true;
+  LinearOptions(std::size_t in_features, std::size_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  TAPEGRAD_ARG(std::size_t, in_features);
+  TAPEGRAD_ARG(std::size_t, out_features);
+  /// Whether the layer has a bias.
+  TAPEGRAD_ARG(bool, bias) = true;
 };
 
 /// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)).
@@ -31,7 +30,7 @@ class Linear : public Module<T> {
 
   Parameter<T>& weight() { return this->param_at(weight_); }
   /// Throws ValueError for a layer without bias.
-  Parameter<T>& bias() { return options_.has_bias ? this->param_at(bias_) : this->param("bias"); }
+  Parameter<T>& bias() { return options_.bias() ? this->param_at(bias_) : this->param("bias"); }
   const LinearOptions& options() const noexcept { return options_; }
 
  private:

@@ -3,41 +3,45 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
 namespace tapegrad::optim {
 
-/// Options of Adam (libtorch's defaults): `AdamOptions(1e-3).betas(0.9, 0.999).amsgrad(true)`.
+/// Options of Adam (libtorch's defaults): `AdamOptions(1e-3).betas({0.9, 0.999}).amsgrad(true)`.
+/// β₁, β₂: the decay rates of Adam's first and second moments.
+using Betas = std::pair<double, double>;
+
 struct AdamOptions {
   /// The learning rate γ (> 0).
-  explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
+  AdamOptions() = default;
+  explicit AdamOptions(double lr) : lr_(lr) {}
   /// γ, the learning rate (> 0).
-  TAPEGRAD_ARG(AdamOptions, double, lr, 1e-3);
+  TAPEGRAD_ARG(double, lr) = 1e-3;
   /// ε, added to the root of the second moment (> 0).
-  TAPEGRAD_ARG(AdamOptions, double, eps, 1e-8);
+  TAPEGRAD_ARG(double, eps) = 1e-8;
   /// λ, the weight decay (≥ 0): L2 added to the gradient in Adam, decoupled in AdamW.
-  TAPEGRAD_ARG(AdamOptions, double, weight_decay, 0);
+  TAPEGRAD_ARG(double, weight_decay) = 0;
   /// AMSGrad: normalise by the running maximum of the second moment.
-  TAPEGRAD_ARG(AdamOptions, bool, amsgrad, false);
+  TAPEGRAD_ARG(bool, amsgrad) = false;
 
- public:
   /// β₁, β₂: decay rates of the first and second moments (each in [0, 1)).
-  AdamOptions& betas(double beta1, double beta2) {
-    betas_ = {beta1, beta2};
-    return *this;
-  }
-  std::pair<double, double> betas() const noexcept { return betas_; }
-
- private:
-  std::pair<double, double> betas_{0.9, 0.999};
+  TAPEGRAD_ARG(Betas, betas) = {0.9, 0.999};
 };
 
 /// Options of AdamW: Adam's, with libtorch's AdamW default weight decay λ = 1e-2.
-struct AdamWOptions : AdamOptions {
-  explicit AdamWOptions(double lr = 1e-3) : AdamOptions(lr) { weight_decay(1e-2); }
-  /// Options with the given values; the setters of AdamOptions return AdamOptions&, so
-  /// `AdamW(params, AdamWOptions(1e-3).betas(0.9, 0.99))` passes through this conversion.
-  AdamWOptions(const AdamOptions& options) : AdamOptions(options) {}  // NOLINT: implicit on purpose
+struct AdamWOptions {
+  AdamWOptions() = default;
+  explicit AdamWOptions(double lr) : lr_(lr) {}
+  /// γ, the learning rate (> 0).
+  TAPEGRAD_ARG(double, lr) = 1e-3;
+  /// β₁, β₂ (each in [0, 1)).
+  TAPEGRAD_ARG(Betas, betas) = {0.9, 0.999};
+  /// ε (> 0).
+  TAPEGRAD_ARG(double, eps) = 1e-8;
+  /// λ, the decoupled weight decay (≥ 0); PyTorch's default 1e-2.
+  TAPEGRAD_ARG(double, weight_decay) = 1e-2;
+  TAPEGRAD_ARG(bool, amsgrad) = false;
 };
 
 /// Adam (Kingma & Ba), as PyTorch defines it (torch.optim.Adam). For each parameter θ with
@@ -85,7 +89,9 @@ class AdamW : public Adam<T> {
  public:
   /// Throws ValueError, naming the option, as Adam does.
   AdamW(std::vector<Parameter<T>> params, const AdamWOptions& options = AdamWOptions())
-      : Adam<T>("AdamW", std::move(params), options, true) {}
+      : Adam<T>("AdamW", std::move(params),
+                AdamOptions(options.lr()).betas(options.betas()).eps(options.eps()).weight_decay(options.weight_decay()).amsgrad(options.amsgrad()),
+                true) {}
 };
 
 }  // namespace tapegrad::optim

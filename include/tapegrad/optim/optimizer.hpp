@@ -26,19 +26,6 @@
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/tape.hpp"
 
-/// Declares an option of an options struct the libtorch way (torch/arg.h): a chainable setter
-/// `name(value)`, a getter `name()`, and the in-class default.
-#define TAPEGRAD_ARG(Self, Type, name, default_value) \
- public:                                              \
-  Self& name(Type value) {                            \
-    name##_ = value;                                  \
-    return *this;                                     \
-  }                                                   \
-  Type name() const noexcept { return name##_; }      \
-                                                      \
- private:                                             \
-  Type name##_ = default_value
-
 namespace tapegrad::optim {
 
 /// The base of every optimizer: the parameters, the learning rate, the step count and the

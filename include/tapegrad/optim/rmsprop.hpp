@@ -2,6 +2,7 @@
 /// RMSprop: gradients scaled by a running root mean square.
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
 namespace tapegrad::optim {
@@ -9,19 +10,20 @@ namespace tapegrad::optim {
 /// Options of RMSprop (libtorch's defaults): `RMSpropOptions(1e-2).alpha(0.9).centered(true)`.
 struct RMSpropOptions {
   /// The learning rate γ (> 0).
-  explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
+  RMSpropOptions() = default;
+  explicit RMSpropOptions(double lr) : lr_(lr) {}
   /// γ, the learning rate (> 0).
-  TAPEGRAD_ARG(RMSpropOptions, double, lr, 1e-2);
+  TAPEGRAD_ARG(double, lr) = 1e-2;
   /// α, the smoothing constant of the running mean of g² (in [0, 1)).
-  TAPEGRAD_ARG(RMSpropOptions, double, alpha, 0.99);
+  TAPEGRAD_ARG(double, alpha) = 0.99;
   /// ε, added to the root mean square (> 0).
-  TAPEGRAD_ARG(RMSpropOptions, double, eps, 1e-8);
+  TAPEGRAD_ARG(double, eps) = 1e-8;
   /// λ, the L2 weight decay (≥ 0), added to the gradient.
-  TAPEGRAD_ARG(RMSpropOptions, double, weight_decay, 0);
+  TAPEGRAD_ARG(double, weight_decay) = 0;
   /// μ, the momentum factor (≥ 0).
-  TAPEGRAD_ARG(RMSpropOptions, double, momentum, 0);
+  TAPEGRAD_ARG(double, momentum) = 0;
   /// Centered RMSprop: normalise by an estimate of the variance instead of the second moment.
-  TAPEGRAD_ARG(RMSpropOptions, bool, centered, false);
+  TAPEGRAD_ARG(bool, centered) = false;
 };
 
 /// RMSprop, as PyTorch defines it (torch.optim.RMSprop). For each parameter θ with gradient g,

@@ -2,6 +2,7 @@
 /// Stochastic gradient descent, with momentum, Nesterov momentum and weight decay.
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
 namespace tapegrad::optim {
@@ -11,15 +12,15 @@ struct SGDOptions {
   /// The learning rate γ (> 0).
   explicit SGDOptions(double lr) : lr_(lr) {}
   /// γ, the learning rate (> 0).
-  TAPEGRAD_ARG(SGDOptions, double, lr, 0);
+  TAPEGRAD_ARG(double, lr);
   /// μ, the momentum factor (≥ 0; 0 is plain SGD).
-  TAPEGRAD_ARG(SGDOptions, double, momentum, 0);
+  TAPEGRAD_ARG(double, momentum) = 0;
   /// τ, the dampening of the momentum (in [0, 1]; must be 0 with Nesterov).
-  TAPEGRAD_ARG(SGDOptions, double, dampening, 0);
+  TAPEGRAD_ARG(double, dampening) = 0;
   /// λ, the L2 weight decay (≥ 0), added to the gradient.
-  TAPEGRAD_ARG(SGDOptions, double, weight_decay, 0);
+  TAPEGRAD_ARG(double, weight_decay) = 0;
   /// Nesterov momentum (needs μ > 0 and τ = 0).
-  TAPEGRAD_ARG(SGDOptions, bool, nesterov, false);
+  TAPEGRAD_ARG(bool, nesterov) = false;
 };
 
 /// Stochastic gradient descent, as PyTorch defines it (torch.optim.SGD). For each parameter θ

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/arg.hpp"
 #include "tapegrad/array.hpp"
 #include "tapegrad/tutorial/neural_network.hpp"
 
@@ -45,11 +46,11 @@ struct Check {
 struct CompareOptions {
   /// The learning rate of the tutorial's backward, whose in-place update the "applied"
   /// gradients are recovered from (the size of quirk 1 is proportional to it).
-  double learning_rate = 0.5;
+  TAPEGRAD_ARG(double, learning_rate) = 0.5;
   /// Headline "as written": autograd of the tutorial's loss exactly as written (1e-8, clip,
   /// mean over m·k, unscaled) against what the tutorial's backward applies. Default "as
   /// corrected": autograd of bce_with_logits, × k, against `gradients()`.
-  bool as_written = false;
+  TAPEGRAD_ARG(bool, as_written) = false;
 };
 
 /// Everything compare_gradients computed, for printing, testing or dumping.
