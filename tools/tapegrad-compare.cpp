@@ -57,7 +57,7 @@ int run(const Args& args) {
     const std::string dir = slash == std::string::npos ? "." : args.weights.substr(0, slash);
     const std::string prefix = slash == std::string::npos ? args.weights : args.weights.substr(slash + 1);
     net = tt::NeuralNetwork<T>::from_npy(dir, prefix);
-    TG_CHECK(tg::ValueError, sizes.empty() || sizes == net->layer_sizes(), "--sizes ", list(sizes),
+    TG_CHECK(tapegrad::ValueError, sizes.empty() || sizes == net->layer_sizes(), "--sizes ", list(sizes),
              " differ from the sizes of the --weights files (", list(net->layer_sizes()), ")");
     sizes = net->layer_sizes();
     about.push_back("weights: " + args.weights + "layers.<i>.{weight,bias}.npy");
@@ -83,7 +83,7 @@ int run(const Args& args) {
     about.push_back("data: XOR, the tutorial's 4 examples");
   } else {
     const std::size_t m = args.batch.value_or(32);
-    TG_CHECK(tg::ValueError, m > 0, "--batch must be positive");
+    TG_CHECK(tapegrad::ValueError, m > 0, "--batch must be positive");
     X = xt::cast<T>(rng.randn(m, n_in));
     y = xt::cast<T>(rng.rand(m, k) < 0.5);
     about.push_back("data: X = np.random.randn(" + std::to_string(m) + ", " + std::to_string(n_in) +
