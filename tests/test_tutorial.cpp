@@ -2,6 +2,7 @@
 // (run by ctest as the fixture "tutorial_reference") writes what the NumPy original does; the
 // port, from the same initial weights, must do the same to 1e-12 in float64.
 #include "tapegrad/tutorial/neural_network.hpp"
+#include "tapegrad/io/npy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -52,17 +53,17 @@ std::string read_text(const std::string& path) {
 // Runs the port from the reference's initial weights exactly as the script runs the original.
 void check_against_numpy(const std::string& name) {
   const std::string dir = case_dir(name);
-  const Array<double> config = tt::read_npy<double>(dir + "/config.npy");
+  const Array<double> config = tapegrad::io::read_npy<double>(dir + "/config.npy");
   const double lr = config(0);
   const auto epochs = std::size_t(config(1));
-  const Array<double> X = tt::read_npy<double>(dir + "/X.npy");
-  const Array<double> y = tt::read_npy<double>(dir + "/y.npy");
+  const Array<double> X = tapegrad::io::read_npy<double>(dir + "/X.npy");
+  const Array<double> y = tapegrad::io::read_npy<double>(dir + "/y.npy");
 
   auto nn = tt::NeuralNetwork<double>::from_npy(dir, "initial.");
   std::ostringstream log;
   const std::vector<double> losses = nn.train(X, y, epochs, lr, log);
 
-  const Array<double> expected_losses = tt::read_npy<double>(dir + "/losses.npy");
+  const Array<double> expected_losses = tapegrad::io::read_npy<double>(dir + "/losses.npy");
   ASSERT_EQ(losses.size(), expected_losses.size());
   double worst_loss = 0;
   for (std::size_t e = 0; e < losses.size(); ++e) {
@@ -83,7 +84,7 @@ void check_against_numpy(const std::string& name) {
   // The measured distance, for the record (docs/tutorial-comparison.md quotes it).
   std::cout << name << ": " << epochs << " epochs, max |loss - numpy| " << worst_loss
             << ", max |final parameter - numpy| " << worst_param << '\n';
-  EXPECT_LE(max_abs_diff(nn.predict(X), tt::read_npy<double>(dir + "/predictions.npy")), 1e-12);
+  EXPECT_LE(max_abs_diff(nn.predict(X), tapegrad::io::read_npy<double>(dir + "/predictions.npy")), 1e-12);
   // Every printed loss is rounded to 4 decimals, so the logs agree character for character.
   EXPECT_EQ(log.str(), read_text(dir + "/train_log.txt"));
 }
@@ -101,8 +102,8 @@ void check_draws(const std::string& name, std::uint32_t seed, const std::vector<
     EXPECT_EQ(nn.biases[i], expected.biases[i]) << name << ": biases[" << i << "]";
   }
   if (random_data) {
-    const Array<double> X = tt::read_npy<double>(dir + "/X.npy");
-    const Array<double> y = tt::read_npy<double>(dir + "/y.npy");
+    const Array<double> X = tapegrad::io::read_npy<double>(dir + "/X.npy");
+    const Array<double> y = tapegrad::io::read_npy<double>(dir + "/y.npy");
     EXPECT_EQ(rng.randn(X.shape()[0], X.shape()[1]), X);
     EXPECT_EQ(xt::eval(xt::cast<double>(rng.rand(y.shape()[0], y.shape()[1]) < 0.5)), y);
   }
@@ -248,22 +249,22 @@ TEST(TutorialNpy, RoundTripAndBadFiles) {
   EXPECT_FLOAT_EQ(as_float.weights[1](2, 1), float(nn.weights[1](2, 1)));
 
   EXPECT_THROW(tt::NeuralNetwork<double>::from_npy(dir, "missing."), tapegrad::IoError);
-  EXPECT_THROW(tt::read_npy<double>(dir + "/nope.npy"), tapegrad::IoError);
+  EXPECT_THROW(tapegrad::io::read_npy<double>(dir + "/nope.npy"), tapegrad::IoError);
   {
     std::ofstream(dir + "/text.npy") << "not a numpy file at all";
   }
-  EXPECT_THROW(tt::read_npy<double>(dir + "/text.npy"), tapegrad::IoError);
+  EXPECT_THROW(tapegrad::io::read_npy<double>(dir + "/text.npy"), tapegrad::IoError);
   // Truncate a real file: the header promises more data than there is.
   const std::string w0 = dir + "/p.layers.0.weight.npy";
   const auto size = std::filesystem::file_size(w0);
   std::filesystem::resize_file(w0, size - 8);
   try {
-    tt::read_npy<double>(w0);
+    tapegrad::io::read_npy<double>(w0);
     FAIL() << "a truncated file was read";
   } catch (const tapegrad::IoError& e) {
     EXPECT_NE(std::string(e.what()).find(w0), std::string::npos) << e.what();
   }
-  EXPECT_THROW(tt::write_npy(dir + "/no/such/dir/x.npy", nn.weights[0]), tapegrad::IoError);
+  EXPECT_THROW(tapegrad::io::write_npy(dir + "/no/such/dir/x.npy", nn.weights[0]), tapegrad::IoError);
 
   // A Fortran-ordered file (np.save of np.asfortranarray): the values land where NumPy has them.
   {
@@ -277,6 +278,6 @@ TEST(TutorialNpy, RoundTripAndBadFiles) {
     const double column_major[] = {1, 4, 2, 5, 3, 6};  // [[1, 2, 3], [4, 5, 6]]
     f.write(reinterpret_cast<const char*>(column_major), sizeof(column_major));
   }
-  EXPECT_EQ(tt::read_npy<double>(dir + "/fortran.npy"), mat(2, 3, {1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(tapegrad::io::read_npy<double>(dir + "/fortran.npy"), mat(2, 3, {1, 2, 3, 4, 5, 6}));
   std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // compare_gradients and the tutorial ops: each quirk shows where the issue says it shows, and
 // vanishes once accounted for.
 #include "tapegrad/tutorial/compare.hpp"
+#include "tapegrad/io/npy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -123,11 +124,11 @@ TEST(TutorialCompare, DumpWritesEverySetAndReportEndsWithTheHeadline) {
                        .string();
   std::filesystem::remove_all(dir);
   tt::dump_comparison(c, dir);
-  EXPECT_EQ(tt::read_npy<double>(dir + "/X.npy"), xor_X());
-  EXPECT_EQ(tt::read_npy<double>(dir + "/initial.layers.1.weight.npy"), net.weights[1]);
+  EXPECT_EQ(tapegrad::io::read_npy<double>(dir + "/X.npy"), xor_X());
+  EXPECT_EQ(tapegrad::io::read_npy<double>(dir + "/initial.layers.1.weight.npy"), net.weights[1]);
   for (const auto& s : c.sets) {
     for (std::size_t i = 0; i < c.parameters.size(); ++i) {
-      EXPECT_EQ(tt::read_npy<double>(dir + "/" + s.name + "." + c.parameters[i] + ".npy"), s.grads[i]) << s.name;
+      EXPECT_EQ(tapegrad::io::read_npy<double>(dir + "/" + s.name + "." + c.parameters[i] + ".npy"), s.grads[i]) << s.name;
     }
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/manifest.txt"));

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tapegrad/error.hpp"
+#include "tapegrad/io/npy.hpp"
 #include "tapegrad/tutorial/compare.hpp"
 #include "tapegrad/tutorial/neural_network.hpp"
 
@@ -71,8 +72,8 @@ int run(const Args& args) {
   Array<T> X, y;
   const std::size_t n_in = sizes.front(), k = sizes.back();
   if (!args.data.empty()) {
-    X = tt::read_npy<T>(args.data[0]);
-    y = tt::read_npy<T>(args.data[1]);
+    X = tapegrad::io::read_npy<T>(args.data[0]);
+    y = tapegrad::io::read_npy<T>(args.data[1]);
     about.push_back("data: " + args.data[0] + ", " + args.data[1]);
   } else if (!args.batch && n_in == 2 && k == 1) {
     X = Array<T>::from_shape({4, 2});

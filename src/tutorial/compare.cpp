@@ -1,6 +1,7 @@
 // compare_gradients: the same weights in the tutorial port and in a tapegrad MLP, six gradient
 // sets, and the checks that show each of the tutorial's quirks and that nothing else differs.
 #include "tapegrad/tutorial/compare.hpp"
+#include "tapegrad/io/npy.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -258,14 +259,14 @@ void dump_comparison(const Comparison<T>& c, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   TG_CHECK(IoError, !ec, "dump_comparison: cannot create directory '", dir, "': ", ec.message());
-  write_npy(dir + "/X.npy", c.X);
-  write_npy(dir + "/y.npy", c.y);
+  io::write_npy(dir + "/X.npy", c.X);
+  io::write_npy(dir + "/y.npy", c.y);
   for (std::size_t i = 0; i < c.parameters.size(); ++i) {
-    write_npy(dir + "/initial." + c.parameters[i] + ".npy", c.initial[i]);
+    io::write_npy(dir + "/initial." + c.parameters[i] + ".npy", c.initial[i]);
   }
   for (const auto& s : c.sets) {
     for (std::size_t i = 0; i < c.parameters.size(); ++i) {
-      write_npy(dir + "/" + s.name + "." + c.parameters[i] + ".npy", s.grads[i]);
+      io::write_npy(dir + "/" + s.name + "." + c.parameters[i] + ".npy", s.grads[i]);
     }
   }
   const std::string manifest = dir + "/manifest.txt";

@@ -15,7 +15,8 @@
 #include <sstream>
 #include <utility>
 
-#include "detail/xtensor_npy_blas.hpp"
+#include "detail/xtensor_blas.hpp"
+#include "tapegrad/io/npy.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tapegrad::tutorial {
@@ -68,100 +69,6 @@ Array<double> NumpyRandomState::rand(std::size_t rows, std::size_t cols) {
   return out;
 }
 
-// ---- .npy files -------------------------------------------------------------------------------------
-
-namespace {
-
-template <class Src, class T>
-Array<T> convert(const char* data, const std::vector<std::size_t>& shape, std::size_t count, bool fortran) {
-  std::vector<Src> values(count);
-  if (count > 0) std::memcpy(values.data(), data, count * sizeof(Src));
-  // Fortran order: the data, read row-major with the shape reversed, is the transpose.
-  std::vector<std::size_t> stored(shape);
-  if (fortran) std::reverse(stored.begin(), stored.end());
-  Array<T> out = Array<T>::from_shape(stored);
-  std::copy(values.begin(), values.end(), out.begin());
-  if (fortran) out = xt::eval(xt::transpose(out));
-  return out;
-}
-
-}  // namespace
-
-template <class T>
-Array<T> read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TG_CHECK(IoError, in.good(), "read_npy: cannot open '", path, "'");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TG_CHECK(IoError, !in.bad(), "read_npy: error while reading '", path, "'");
-
-  // Magic "\x93NUMPY", version, header length (2 bytes for 1.0, 4 for 2.0 and 3.0).
-  static const char magic[] = "\x93NUMPY";
-  TG_CHECK(IoError, bytes.size() >= 10 && std::memcmp(bytes.data(), magic, 6) == 0, "read_npy: '", path,
-           "' is not a .npy file (bad magic string)");
-  const unsigned major = static_cast<unsigned char>(bytes[6]);
-  TG_CHECK(IoError, major >= 1 && major <= 3, "read_npy: '", path, "' has unsupported .npy version ", major);
-  const auto byte = [&](std::size_t i) { return std::size_t(static_cast<unsigned char>(bytes[i])); };
-  std::size_t header_len, header_start;
-  if (major == 1) {
-    header_len = byte(8) | (byte(9) << 8);
-    header_start = 10;
-  } else {
-    TG_CHECK(IoError, bytes.size() >= 12, "read_npy: '", path, "' is truncated in its header");
-    header_len = byte(8) | (byte(9) << 8) | (byte(10) << 16) | (byte(11) << 24);
-    header_start = 12;
-  }
-  TG_CHECK(IoError, header_len > 0 && header_start + header_len <= bytes.size(), "read_npy: '", path,
-           "' is truncated in its header");
-
-  std::string descr;
-  bool fortran = false;
-  std::vector<std::size_t> shape;
-  try {
-    xt::detail::parse_header(bytes.substr(header_start, header_len), descr, &fortran, shape);
-  } catch (const std::exception& e) {
-    throw IoError(detail::concat("read_npy: '", path, "' has a malformed header (", e.what(), ")"));
-  }
-  TG_CHECK(IoError, descr.size() >= 3, "read_npy: '", path, "' has a malformed dtype '", descr, "'");
-  TG_CHECK(IoError, descr[0] != '>' || descr.substr(1) == "u1" || descr.substr(1) == "i1" || descr.substr(1) == "b1",
-           "read_npy: '", path, "' is big-endian (", descr, "); only little-endian files are read");
-
-  std::size_t word = 0;
-  const std::string kind = descr.substr(1);
-  if (kind == "f8" || kind == "i8") word = 8;
-  if (kind == "f4" || kind == "i4") word = 4;
-  if (kind == "u1" || kind == "b1" || kind == "i1") word = 1;
-  TG_CHECK(IoError, word != 0, "read_npy: '", path, "' has dtype '", descr,
-           "'; supported are float64, float32, int64, int32, int8, uint8 and bool");
-
-  std::size_t count = 1;
-  for (auto d : shape) {
-    TG_CHECK(IoError, d == 0 || count <= std::numeric_limits<std::size_t>::max() / word / d, "read_npy: '", path,
-             "' declares an impossibly large shape");
-    count *= d;
-  }
-  const std::size_t data_start = header_start + header_len;
-  TG_CHECK(IoError, bytes.size() - data_start == count * word, "read_npy: '", path, "' holds ",
-           bytes.size() - data_start, " data bytes, but its header declares ", count, " elements of ", word,
-           " bytes (truncated or corrupted)");
-  const char* data = bytes.data() + data_start;
-  if (kind == "f8") return convert<double, T>(data, shape, count, fortran);
-  if (kind == "f4") return convert<float, T>(data, shape, count, fortran);
-  if (kind == "i8") return convert<std::int64_t, T>(data, shape, count, fortran);
-  if (kind == "i4") return convert<std::int32_t, T>(data, shape, count, fortran);
-  if (kind == "i1") return convert<std::int8_t, T>(data, shape, count, fortran);
-  return convert<std::uint8_t, T>(data, shape, count, fortran);  // u1 and b1
-}
-
-template <class T>
-void write_npy(const std::string& path, const Array<T>& a) {
-  const std::string bytes = xt::dump_npy(a);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  TG_CHECK(IoError, out.good(), "write_npy: cannot open '", path, "' for writing");
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  TG_CHECK(IoError, !out.fail(), "write_npy: error while writing '", path, "'");
-}
-
 // ---- the network --------------------------------------------------------------------------------
 
 namespace {
@@ -209,8 +116,8 @@ template <class T>
 NeuralNetwork<T> NeuralNetwork<T>::from_npy(const std::string& directory, const std::string& prefix) {
   std::vector<Array<T>> w, b;
   for (std::size_t i = 0; file_exists(param_file(directory, prefix, i, "weight")); ++i) {
-    w.push_back(read_npy<T>(param_file(directory, prefix, i, "weight")));
-    b.push_back(read_npy<T>(param_file(directory, prefix, i, "bias")));
+    w.push_back(io::read_npy<T>(param_file(directory, prefix, i, "weight")));
+    b.push_back(io::read_npy<T>(param_file(directory, prefix, i, "bias")));
   }
   TG_CHECK(IoError, !w.empty(), "NeuralNetwork::load_npy: no file '", param_file(directory, prefix, 0, "weight"),
            "'");
@@ -225,8 +132,8 @@ void NeuralNetwork<T>::load_npy(const std::string& directory, const std::string&
 template <class T>
 void NeuralNetwork<T>::save_npy(const std::string& directory, const std::string& prefix) const {
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    write_npy(param_file(directory, prefix, i, "weight"), weights[i]);
-    write_npy(param_file(directory, prefix, i, "bias"), biases[i]);
+    io::write_npy(param_file(directory, prefix, i, "weight"), weights[i]);
+    io::write_npy(param_file(directory, prefix, i, "bias"), biases[i]);
   }
 }
 
@@ -429,9 +336,5 @@ Gradients<T> NeuralNetwork<T>::gradients_as_applied(const Array<T>& X, const Arr
 
 template class NeuralNetwork<float>;
 template class NeuralNetwork<double>;
-template Array<float> read_npy<float>(const std::string&);
-template Array<double> read_npy<double>(const std::string&);
-template void write_npy<float>(const std::string&, const Array<float>&);
-template void write_npy<double>(const std::string&, const Array<double>&);
 
 }  // namespace tapegrad::tutorial

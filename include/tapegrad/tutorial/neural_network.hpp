@@ -142,12 +142,4 @@ class NeuralNetwork {
   Gradients<T> backprop(const Array<T>& X, const Array<T>& y, const T* learning_rate);
 };
 
-/// Reads a `.npy` file as T (float64, float32 and integer files are converted; Fortran order
-/// is handled). Throws IoError naming the file if it is missing, truncated or malformed.
-template <class T>
-Array<T> read_npy(const std::string& path);
-/// Writes `a` to `path` as a `.npy` file NumPy reads. Throws IoError naming the file on failure.
-template <class T>
-void write_npy(const std::string& path, const Array<T>& a);
-
 }  // namespace tapegrad::tutorial
