@@ -36,9 +36,11 @@ std::vector<const Array<T>*> match(const nn::Module<T>& module, const StateDict<
     }
     sources.push_back(src);
   }
-  for (const auto& [name, positions] : by_name) {
+  for (const auto& entry : by_name) {
+    // Not a structured binding: a lambda capturing one is C++20, and clang rejects it in C++17.
+    const std::string& name = entry.first;
     const bool known = std::any_of(params.begin(), params.end(), [&](const auto& np) { return np.first == name; });
-    if (!known) problems.push_back("unexpected '" + name + "' " + to_string(state[positions[0]].second.shape()));
+    if (!known) problems.push_back("unexpected '" + name + "' " + to_string(state[entry.second[0]].second.shape()));
   }
   return sources;
 }
