@@ -571,6 +571,26 @@ TEST_F(Errors, E61_StandardizerBeforeFit) {
   expect<tg::StateError>([&] { s.transform(Array<double>::from_shape({2, 2})); }, {"Standardizer", "fit() first"});
 }
 
+// ---- 62 on: reliability (issue 14): sizes, memory, step counts, optimizer steps ---------------
+
+TEST_F(Errors, E62_ShapeWhoseElementCountOverflows) {
+  // 2 x (2^63 + 1) wraps around to 2 elements: a weight that size would have been 2 floats.
+  const std::size_t huge = (std::size_t(1) << 63) + 1;
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::Linear<double> l(tg::nn::LinearOptions(2, huge).bias(false), rng); },
+                         {"Linear", "(2, 9223372036854775809)", "too large"});
+  expect<tg::ValueError>([&] { tg::nn::MLP<double> m({2, 8, huge}, rng); },
+                         {"MLP: layer 1 weight", "(8, 9223372036854775809)", "too large"});
+  expect<tg::ValueError>([&] { rng.normal<double>({std::size_t(1) << 32, std::size_t(1) << 32}); },
+                         {"Rng::normal", "(4294967296, 4294967296)", "too large"});
+  expect<tg::ValueError>([&] { rng.uniform<float>({3, std::size_t(1) << 62}); }, {"Rng::uniform", "too large"});
+  expect<tg::ValueError>([&] { tg::nn::init::he_normal<float>(huge, 2, rng); }, {"init::he_normal", "too large"});
+  expect<tg::ValueError>([&] { tg::dropout_mask<double>({huge, 2}, 0.5, rng); }, {"dropout_mask", "too large"});
+  // Not even the generator moved: the checks come before any draw.
+  tg::Rng fresh(0);
+  EXPECT_EQ(rng.below(1000000), fresh.below(1000000));
+}
+
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {
   tg::Tape<float> tape;
   auto a = tape.constant(Array<float>{1.f, 2.f});

@@ -11,6 +11,7 @@ template <class T>
 Linear<T>::Linear(const LinearOptions& options, Rng& rng) : options_(options) {
   TG_CHECK(ValueError, options.in > 0 && options.out > 0, "Linear: features must be positive, got (", options.in,
            ", ", options.out, ")");
+  checked_numel("Linear", {options.in, options.out});
   weight_ = this->num_own_parameters();
   this->register_parameter("weight", init::he_normal<T>(options.in, options.out, rng));
   if (options.has_bias) {

@@ -22,7 +22,8 @@ struct LinearOptions {
   bool has_bias = true;
 };
 
-/// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)).
+/// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)). The
+/// constructor throws ValueError for 0 features or for in · out > kMaxNumel (checked_numel).
 template <class T>
 class Linear : public Module<T> {
  public:
