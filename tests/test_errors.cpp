@@ -591,6 +591,34 @@ TEST_F(Errors, E62_ShapeWhoseElementCountOverflows) {
   EXPECT_EQ(rng.below(1000000), fresh.below(1000000));
 }
 
+// ---- Inputs at the edges that are accepted (no error), each a test too -----------------------
+
+TEST_F(Errors, E67_ExamplesWithZeroFeatures) {
+  // memcpy from the features' buffer (null: it holds nothing) was undefined behaviour.
+  Array<double> targets{1.0, 2.0, 3.0};
+  targets.reshape({3, 1});
+  tg::data::TensorDataset<double> d(Array<double>::from_shape({3, 0}), targets);
+  tg::data::DataLoader<double> loader(d, tg::data::DataLoaderOptions(2));
+  std::vector<tg::Shape> shapes;
+  for (auto& batch : loader) shapes.push_back(batch.features.shape());
+  EXPECT_EQ(shapes, (std::vector<tg::Shape>{{2, 0}, {1, 0}}));
+  EXPECT_EQ(d.get(2).targets(0, 0), 3.0);
+}
+
+TEST_F(Errors, E69_BatchSizeNearSizeMax) {
+  tg::data::TensorDataset<double> d(Array<double>::from_shape({3, 2}), Array<double>::from_shape({3, 1}));
+  for (const std::size_t batch : {SIZE_MAX, SIZE_MAX - 1}) {
+    tg::data::DataLoader<double> loader(d, tg::data::DataLoaderOptions(batch));
+    EXPECT_EQ(loader.num_batches(), 1u);
+    std::vector<std::size_t> sizes;
+    for (auto& b : loader) sizes.push_back(b.size());
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{3}));
+    tg::data::DataLoader<double> dropping(d, tg::data::DataLoaderOptions(batch).drop_last(true));
+    EXPECT_EQ(dropping.num_batches(), 0u);
+    EXPECT_EQ(dropping.begin(), dropping.end());
+  }
+}
+
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {
   tg::Tape<float> tape;
   auto a = tape.constant(Array<float>{1.f, 2.f});
