@@ -605,6 +605,14 @@ TEST_F(Errors, E67_ExamplesWithZeroFeatures) {
   EXPECT_EQ(d.get(2).targets(0, 0), 3.0);
 }
 
+TEST_F(FileErrors, E68_CsvWithCarriageReturnLineEnds) {
+  const auto path = dir.file("mac.csv");
+  write_bytes(path, "a,b\r1,2\r3,4\r");
+  const auto table = tg::io::read_csv<double>(path);
+  EXPECT_EQ(table.columns, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(table.values, (Array<double>{{1, 2}, {3, 4}}));
+}
+
 TEST_F(Errors, E69_BatchSizeNearSizeMax) {
   tg::data::TensorDataset<double> d(Array<double>::from_shape({3, 2}), Array<double>::from_shape({3, 1}));
   for (const std::size_t batch : {SIZE_MAX, SIZE_MAX - 1}) {

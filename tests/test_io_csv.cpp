@@ -90,6 +90,20 @@ TEST(Csv, ErrorsNameFileLineAndColumn) {
   expect_io_error(dir.path(), "not a regular file");
 }
 
+TEST(Csv, EveryLineEndIsALineEnd) {
+  // "\r" alone (old Mac files) once read as one line with fields like 'b\r1'. Mixed ends count
+  // lines as a text editor does ("\n\r" is two, so the bad field below is on line 5).
+  TempDir dir;
+  for (const std::string end : {"\n", "\r\n", "\r"}) {
+    tg_test::write_bytes(dir / "e.csv", "a,b" + end + "1,2" + end + end + "3,4" + end);
+    const auto t = read_csv<double>(dir / "e.csv");
+    EXPECT_EQ(t.columns, (std::vector<std::string>{"a", "b"})) << int(end.back());
+    EXPECT_EQ(t.values, (Array<double>{{1, 2}, {3, 4}})) << int(end.back());
+  }
+  tg_test::write_bytes(dir / "mixed.csv", "a,b\r\n1,2\n\r3,4\rx,5");
+  expect_io_error(dir / "mixed.csv", dir / "mixed.csv" + ":5: column 1 ('a'): 'x' is not a number");
+}
+
 TEST(Csv, WriteReadsBackExactly) {
   TempDir dir;
   const Array<double> v = {{0.1, -1e-300, 3.0}, {1.0 / 3.0, 2e22, -0.0}};

@@ -32,6 +32,16 @@ void split(std::string_view line, char delimiter, std::vector<std::string_view>&
   }
 }
 
+// The line that starts at `pos`, without its end: "\n", "\r\n" or a lone "\r" (old Mac files,
+// and some spreadsheets' exports). Moves `pos` past the line end.
+std::string_view next_line(const std::string& text, std::size_t& pos) {
+  std::size_t end = text.find_first_of("\r\n", pos);
+  if (end == std::string::npos) end = text.size();
+  const std::string_view line(text.data() + pos, end - pos);
+  pos = end + (end + 1 < text.size() && text[end] == '\r' && text[end + 1] == '\n' ? 2 : 1);
+  return line;
+}
+
 bool blank(std::string_view line) { return trim(line).empty() && line.find('"') == std::string_view::npos; }
 
 std::string shown(std::string_view field) {
@@ -62,10 +72,7 @@ CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
   std::size_t pos = 0;
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) pos = 3;  // a UTF-8 byte-order mark
   while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
+    const std::string_view line = next_line(text, pos);
     ++line_no;
     if (blank(line)) continue;
     split(line, options.delimiter_, fields);

@@ -6,8 +6,9 @@
 ///
 /// Every field must be a number (std::from_chars syntax: "1", "-2.5e-3", "nan", "inf"), every
 /// row must have as many fields as the header. A bad field or a ragged row is an IoError
-/// naming the file, the line and the column. Blank lines are skipped; "\r\n" line ends are fine;
-/// fields may be surrounded by spaces and by double quotes (no quotes or delimiters inside).
+/// naming the file, the line and the column. Blank lines are skipped; lines end with "\n",
+/// "\r\n" or a lone "\r" (old Mac files); fields may be surrounded by spaces and by double
+/// quotes (no quotes, delimiters or line breaks inside).
 #include <cstddef>
 #include <string>
 #include <vector>
