@@ -14,6 +14,8 @@
 #include <typeinfo>
 #include <vector>
 
+#include "bomb_util.hpp"
+#include "io_test_util.hpp"  // replaces operator new: FailAllocationsAbove
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/data/standardizer.hpp"
@@ -589,6 +591,45 @@ TEST_F(Errors, E62_ShapeWhoseElementCountOverflows) {
   // Not even the generator moved: the checks come before any draw.
   tg::Rng fresh(0);
   EXPECT_EQ(rng.below(1000000), fresh.below(1000000));
+}
+
+TEST_F(FileErrors, E63_LoadOverItsMemoryLimit) {
+  // Real bombs, small on disk: 310 KB that gunzip to 300 MiB of u1 pixels, 8 times as much
+  // read as double: more than the default limit of 2 GiB, rejected before allocating.
+  const auto idx = dir.file("bomb.idx.gz");
+  write_bytes(idx, tg_test::gzip_zeros(tg_test::idx_u8_header(300u << 20), 300u << 20));
+  {
+    tg_test::LargestAllocation largest;
+    expect_files<tg::IoError>([&] { tg::io::read_idx<double>(idx); },
+                              {idx, "(314572800,)", "u1 read as double", "2516582400 bytes", "2147483648",
+                               "LoadOptions::max_bytes"},
+                              {idx});
+    EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+  }
+  // 620 KB of .npz holding 600 MiB of u1, 2.4 GiB read as float; and under an explicit limit,
+  // the second entry of an archive gets what the first left.
+  const auto npz = dir.file("bomb.npz");
+  write_bytes(npz, tg_test::npz_zeros("x", tg_test::npy_header_for("|u1", "(629145600,)"), 600u << 20));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(npz); }, {npz, "entry 'x.npy'", "u1 read as float", "2147483648"},
+                            {idx, npz});
+  const auto two = dir.file("two.npz");
+  tg::io::write_npz<float>(two, {{"a", Array<float>::from_shape({100})}, {"b", Array<float>::from_shape({100})}});
+  expect_files<tg::IoError>(
+      [&] { tg::io::read_npz<double>(two, tg::io::LoadOptions().max_bytes(1000)); },
+      {two, "entry 'b.npy'", "(100,)", "f4 read as double", "needs 800 bytes", "200 bytes left", "limit of 1000"},
+      {idx, npz, two});
+}
+
+TEST_F(FileErrors, E64_LoadOutOfMemory) {
+  // Memory runs out (every allocation above 64 KiB fails here): an IoError naming the file.
+  const auto path = dir.file("big.npy");
+  tg::io::write_npy<float>(path, Array<float>(xt::zeros<float>({256, 1024})));
+  expect_files<tg::IoError>(
+      [&] {
+        tg_test::FailAllocationsAbove fail(64 << 10);
+        tg::io::read_npy<float>(path);
+      },
+      {path, "out of memory", "1048576 bytes", "(256, 1024)"}, {path});
 }
 
 // ---- Inputs at the edges that are accepted (no error), each a test too -----------------------

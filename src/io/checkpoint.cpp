@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
+#include <vector>
 
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/npz.hpp"
 
@@ -12,14 +15,17 @@ namespace {
 
 bool has_prefix(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
-// Matches `state` against the module's parameters. Returns, for each parameter, its source
-// array (null where there is a problem), and appends every problem to `problems`.
+// The module's parameters with their names, as named_parameters() returns them.
 template <class T>
-std::vector<const Array<T>*> match(const nn::Module<T>& module, const StateDict<T>& state,
+using NamedParameters = decltype(std::declval<const nn::Module<T>&>().named_parameters());
+
+// Matches `state` against the module's parameters `params`. Returns, for each parameter, its
+// source array (null where there is a problem), and appends every problem to `problems`.
+template <class T>
+std::vector<const Array<T>*> match(const NamedParameters<T>& params, const StateDict<T>& state,
                                    std::vector<std::string>& problems) {
   std::map<std::string, std::vector<std::size_t>> by_name;
   for (std::size_t k = 0; k < state.size(); ++k) by_name[state[k].first].push_back(k);
-  const auto params = module.named_parameters();
   std::vector<const Array<T>*> sources;
   for (const auto& [name, p] : params) {
     const auto it = by_name.find(name);
@@ -45,9 +51,10 @@ std::vector<const Array<T>*> match(const nn::Module<T>& module, const StateDict<
   return sources;
 }
 
+// Copies every source into its parameter (after match() found no problem). Allocates nothing,
+// so it cannot fail half-way.
 template <class T>
-void assign_all(const nn::Module<T>& module, const std::vector<const Array<T>*>& sources) {
-  const auto params = module.named_parameters();
+void assign_all(const NamedParameters<T>& params, const std::vector<const Array<T>*>& sources) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     // Copy into the existing buffer: anything holding the parameter's storage stays valid.
     Parameter<T> p = params[i].second;
@@ -86,9 +93,10 @@ StateDict<T> state_dict(const nn::Module<T>& module) {
 template <class T>
 void load_state_dict(nn::Module<T>& module, const StateDict<T>& state, const std::string& what) {
   std::vector<std::string> problems;
-  const auto sources = match(module, state, problems);
+  const auto params = module.named_parameters();
+  const auto sources = match<T>(params, state, problems);
   if (!problems.empty()) report(what, problems);
-  assign_all(module, sources);
+  assign_all<T>(params, sources);
 }
 
 template <class T>
@@ -108,30 +116,37 @@ void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, con
 }
 
 template <class T>
-void load(nn::Module<T>& module, const std::string& path) {
-  StateDict<T> module_part, optimizer_part;
-  split(io::read_npz<T>(path), module_part, optimizer_part);
-  load_state_dict(module, module_part, path);
+void load(nn::Module<T>& module, const std::string& path, const io::LoadOptions& options) {
+  io::io_detail::out_of_memory_is_io_error(path, [&] {
+    StateDict<T> module_part, optimizer_part;
+    // The optimizer's entries are read too (and dropped): they are checked as any entry is.
+    split(io::read_npz<T>(path, options), module_part, optimizer_part);
+    load_state_dict(module, module_part, path);
+  });
 }
 
 template <class T>
-void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path) {
-  StateDict<T> module_part, optimizer_part;
-  split(io::read_npz<T>(path), module_part, optimizer_part);
-  std::vector<std::string> problems;
-  const auto sources = match(module, module_part, problems);
-  // The optimizer checks its own entries and changes nothing on error. When the module has
-  // problems too, its state is loaded only to collect them all, then put back.
-  const bool module_ok = problems.empty();
-  const StateDict<T> previous = module_ok ? StateDict<T>{} : optimizer.state_dict();
-  try {
-    optimizer.load_state_dict(optimizer_part);
-    if (!module_ok) optimizer.load_state_dict(previous);
-  } catch (const ValueError& e) {
-    problems.push_back(std::string("optimizer: ") + e.what());
-  }
-  if (!problems.empty()) report(path, problems);
-  assign_all(module, sources);
+void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
+          const io::LoadOptions& options) {
+  io::io_detail::out_of_memory_is_io_error(path, [&] {
+    StateDict<T> module_part, optimizer_part;
+    split(io::read_npz<T>(path, options), module_part, optimizer_part);
+    std::vector<std::string> problems;
+    const auto params = module.named_parameters();
+    const auto sources = match<T>(params, module_part, problems);
+    // The optimizer checks its own entries and changes nothing on error. When the module has
+    // problems too, its state is loaded only to collect them all, then put back.
+    const bool module_ok = problems.empty();
+    const StateDict<T> previous = module_ok ? StateDict<T>{} : optimizer.state_dict();
+    try {
+      optimizer.load_state_dict(optimizer_part);
+      if (!module_ok) optimizer.load_state_dict(previous);
+    } catch (const ValueError& e) {
+      problems.push_back(std::string("optimizer: ") + e.what());
+    }
+    if (!problems.empty()) report(path, problems);
+    assign_all<T>(params, sources);
+  });
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                  \
@@ -139,8 +154,8 @@ void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::stri
   template void load_state_dict<T>(nn::Module<T>&, const StateDict<T>&, const std::string&);     \
   template void save<T>(const nn::Module<T>&, const std::string&);                               \
   template void save<T>(const nn::Module<T>&, const optim::Optimizer<T>&, const std::string&);   \
-  template void load<T>(nn::Module<T>&, const std::string&);                                     \
-  template void load<T>(nn::Module<T>&, optim::Optimizer<T>&, const std::string&);
+  template void load<T>(nn::Module<T>&, const std::string&, const io::LoadOptions&);             \
+  template void load<T>(nn::Module<T>&, optim::Optimizer<T>&, const std::string&, const io::LoadOptions&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 #undef TAPEGRAD_INSTANTIATE

@@ -2,10 +2,13 @@
 // (locale-independent, exact).
 #include "tapegrad/io/csv.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <string_view>
 #include <type_traits>
 
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/file.hpp"
 
@@ -49,44 +52,52 @@ std::string shown(std::string_view field) {
   return field.size() <= kMax ? std::string(field) : std::string(field.substr(0, kMax)) + "...";
 }
 
-}  // namespace
-
 template <class T>
-std::size_t CsvTable<T>::column(const std::string& name) const {
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    if (columns[i] == name) return i;
-  }
-  std::string names;
-  for (const auto& c : columns) names += (names.empty() ? "" : ", ") + c;
-  throw ValueError(detail::concat("CsvTable: no column named '", name, "' (columns: ", names, ")"));
-}
-
-template <class T>
-CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
-  const std::string text = read_file(path);
+CsvTable<T> read_table(const std::string& path, const CsvOptions& options) {
+  const std::string text = read_file(path, std::size_t(std::min<std::uint64_t>(options.max_bytes_, SIZE_MAX)));
+  std::size_t start = 0;
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) start = 3;  // a UTF-8 byte-order mark
+  // First pass: the columns and the number of rows, so that the values go straight into an
+  // array of the right size (no growing vector, no copy), whose size is checked first.
   CsvTable<T> table;
-  std::vector<T> values;
   std::vector<std::string_view> fields;
-  std::size_t line_no = 0, rows = 0;
-  bool have_header = false;
-  std::size_t pos = 0;
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) pos = 3;  // a UTF-8 byte-order mark
-  while (pos < text.size()) {
+  std::size_t rows = 0, header_line = 0, line_no = 0;
+  for (std::size_t pos = start; pos < text.size();) {
     const std::string_view line = next_line(text, pos);
     ++line_no;
     if (blank(line)) continue;
-    split(line, options.delimiter_, fields);
-    if (!have_header) {
-      have_header = true;
-      if (options.header_) {
-        for (std::size_t c = 0; c < fields.size(); ++c) {
+    if (header_line == 0) {
+      header_line = line_no;
+      split(line, options.delimiter_, fields);
+      for (std::size_t c = 0; c < fields.size(); ++c) {
+        if (options.header_) {
           TG_CHECK(IoError, !fields[c].empty(), path, ":", line_no, ": column ", c + 1, " of the header has no name");
           table.columns.emplace_back(fields[c]);
+        } else {
+          table.columns.push_back(std::to_string(c));
         }
-        continue;
       }
-      for (std::size_t c = 0; c < fields.size(); ++c) table.columns.push_back(std::to_string(c));
+      if (options.header_) continue;
     }
+    ++rows;
+  }
+  TG_CHECK(IoError, header_line != 0, path, ": empty file (no header)");
+  const Shape shape{rows, table.columns.size()};
+  const std::uint64_t bytes = std::uint64_t(io_detail::checked_numel(path, shape)) * sizeof(T);
+  TG_CHECK(IoError, bytes <= options.max_bytes_ - text.size(), path, ": ", rows, " rows of ", table.columns.size(),
+           " columns take ", bytes, " bytes as ", std::is_same_v<T, float> ? "float" : "double", ", which with the file's ",
+           text.size(), " bytes is more than the limit of ", options.max_bytes_,
+           " bytes on what one load may allocate (CsvOptions::max_bytes)");
+  table.values = io_detail::allocate<T>(path, shape);
+
+  // Second pass: parse every field.
+  T* out = table.values.data();
+  line_no = 0;
+  for (std::size_t pos = start; pos < text.size();) {
+    const std::string_view line = next_line(text, pos);
+    ++line_no;
+    if (blank(line) || (options.header_ && line_no == header_line)) continue;
+    split(line, options.delimiter_, fields);
     TG_CHECK(IoError, fields.size() == table.columns.size(), path, ":", line_no, ": ", fields.size(),
              " fields where the ", options.header_ ? "header has " : "first row has ", table.columns.size());
     for (std::size_t c = 0; c < fields.size(); ++c) {
@@ -102,14 +113,27 @@ CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
                " ('", table.columns[c], "'): '", shown(f), "' is not a number");
       TG_CHECK(IoError, ec != std::errc::result_out_of_range, path, ":", line_no, ": column ", c + 1, " ('",
                table.columns[c], "'): '", shown(f), "' is out of range");
-      values.push_back(v);
+      *out++ = v;
     }
-    ++rows;
   }
-  TG_CHECK(IoError, have_header, path, ": empty file (no header)");
-  table.values = Array<T>(Shape{rows, table.columns.size()});
-  std::copy(values.begin(), values.end(), table.values.begin());
   return table;
+}
+
+}  // namespace
+
+template <class T>
+std::size_t CsvTable<T>::column(const std::string& name) const {
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == name) return i;
+  }
+  std::string names;
+  for (const auto& c : columns) names += (names.empty() ? "" : ", ") + c;
+  throw ValueError(detail::concat("CsvTable: no column named '", name, "' (columns: ", names, ")"));
+}
+
+template <class T>
+CsvTable<T> read_csv(const std::string& path, const CsvOptions& options) {
+  return io_detail::out_of_memory_is_io_error(path, [&] { return read_table<T>(path, options); });
 }
 
 template <class T>

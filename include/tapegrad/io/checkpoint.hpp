@@ -14,6 +14,7 @@
 #include <string>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
@@ -41,12 +42,14 @@ template <class T>
 void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, const std::string& path);
 
 /// Loads the module's parameters from `path`. Entries prefixed "optimizer." are ignored, so a
-/// training checkpoint also serves for inference. Elements are converted to T.
+/// training checkpoint also serves for inference. Elements are converted to T. `options`
+/// bounds what the load may allocate (io::LoadOptions; default 2 GiB).
 template <class T>
-void load(nn::Module<T>& module, const std::string& path);
+void load(nn::Module<T>& module, const std::string& path, const io::LoadOptions& options = {});
 /// Loads the module's parameters and the optimizer's state from `path`. Reports the module's
 /// and the optimizer's problems together; changes neither unless both load.
 template <class T>
-void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path);
+void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
+          const io::LoadOptions& options = {});
 
 }  // namespace tapegrad

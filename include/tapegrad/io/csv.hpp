@@ -10,10 +10,12 @@
 /// "\r\n" or a lone "\r" (old Mac files); fields may be surrounded by spaces and by double
 /// quotes (no quotes, delimiters or line breaks inside).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 
 namespace tapegrad::io {
 
@@ -30,8 +32,16 @@ struct CsvOptions {
     header_ = on;
     return *this;
   }
+  /// The most memory the load may take, in bytes (default 2 GiB, as LoadOptions): the file,
+  /// read whole, plus the table's values (rows × columns × sizeof(T)). A file that needs more
+  /// is an IoError before the values are allocated.
+  CsvOptions& max_bytes(std::uint64_t n) {
+    max_bytes_ = n;
+    return *this;
+  }
   char delimiter_ = ',';
   bool header_ = true;
+  std::uint64_t max_bytes_ = kDefaultMaxLoadBytes;
 };
 
 /// A numeric table: column names and a (rows, columns) array.
