@@ -536,19 +536,23 @@ TEST_F(Errors, E58_CheckpointMissingExtraAndWrongShape) {
   opt.step();
   const auto good = opt.state_dict();
   auto missing = good;
-  missing.erase(std::find_if(missing.begin(), missing.end(), [](const auto& e) { return e.first == "exp_avg.1"; }));
+  missing.buffers.erase(std::find_if(missing.buffers.begin(), missing.buffers.end(),
+                                     [](const auto& e) { return e.first == "exp_avg.1"; }));
   auto extra = good;
-  extra.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
+  extra.buffers.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
   auto wrong = good;
-  for (auto& [name, a] : wrong) {
+  for (auto& [name, a] : wrong.buffers) {
     if (name == "exp_avg_sq.0") a = Array<double>::from_shape({3, 2});
   }
   expect<tg::ValueError>([&] { opt.load_state_dict(missing); }, {"Adam", "load_state_dict", "missing 'exp_avg.1'"});
   expect<tg::ValueError>([&] { opt.load_state_dict(extra); }, {"Adam", "unexpected 'momentum.0'"});
   expect<tg::ValueError>([&] { opt.load_state_dict(wrong); }, {"Adam", "'exp_avg_sq.0'", "(3, 2)", "(2, 3)"});
   const auto after = opt.state_dict();
-  ASSERT_EQ(after.size(), good.size());
-  for (std::size_t i = 0; i < good.size(); ++i) EXPECT_EQ(after[i].second, good[i].second) << good[i].first;
+  EXPECT_EQ(after.step, good.step);
+  ASSERT_EQ(after.buffers.size(), good.buffers.size());
+  for (std::size_t i = 0; i < good.buffers.size(); ++i) {
+    EXPECT_EQ(after.buffers[i].second, good.buffers[i].second) << good.buffers[i].first;
+  }
 }
 
 TEST_F(Errors, E59_ClassLabelOutOfRange) {
@@ -630,6 +634,21 @@ TEST_F(FileErrors, E64_LoadOutOfMemory) {
         tg::io::read_npy<float>(path);
       },
       {path, "out of memory", "1048576 bytes", "(256, 1024)"}, {path});
+}
+
+TEST_F(FileErrors, E65_CheckpointStepNotAnInteger) {
+  // A step count that is not a non-negative integer below 2^63, here in the float format of
+  // older checkpoints (1e30 was once converted to an integer with undefined behaviour).
+  tg::nn::Sequential<double> empty;  // no parameters: the checkpoint holds the optimizer alone
+  tg::optim::Adam<double> lone(std::vector<Parameter<double>>{});
+  const auto path = dir.file("ckpt.npz");
+  for (const double step : {1e30, 2.5, -1.0, std::nan("")}) {
+    tg::io::write_npz<double>(path, {{"optimizer.step", Array<double>(step)}});
+    expect_files<tg::ValueError>([&] { tg::load(empty, lone, path); },
+                                 {path, "'step' must be a non-negative integer below 2^63", "nothing was changed"},
+                                 {path});
+  }
+  EXPECT_EQ(lone.step_count(), 0u);
 }
 
 // ---- Inputs at the edges that are accepted (no error), each a test too -----------------------

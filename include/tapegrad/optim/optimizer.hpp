@@ -41,6 +41,17 @@
 
 namespace tapegrad::optim {
 
+/// An optimizer's state, as `state_dict()` returns it and `load_state_dict()` restores it.
+template <class T>
+struct OptimizerState {
+  /// Steps taken (`step_count()`). An integer, exact at any count (a float would round past
+  /// 2^24); checkpoints store it as an int64 (`optimizer.step`), so at most 2^63 - 1.
+  std::uint64_t step = 0;
+  /// For each registered buffer and each parameter i, "<buffer>.<i>" (e.g. "exp_avg.0",
+  /// "momentum_buffer.2"), i being the parameter's position in `parameters()`.
+  StateDict<T> buffers;
+};
+
 /// The base of every optimizer: the parameters, the learning rate, the step count and the
 /// per-parameter state buffers.
 template <class T>
@@ -65,17 +76,18 @@ class Optimizer {
   /// The optimizer's name in messages ("Adam", "SGD", ...).
   const char* name() const noexcept { return name_; }
 
-  /// The optimizer's state: "step" (a 0-d array) and, for each registered buffer and each
-  /// parameter i, "<buffer>.<i>" (e.g. "exp_avg.0", "momentum_buffer.2"), i being the
-  /// parameter's position in `parameters()`. Hyperparameters (lr, betas, ...) are not part of
-  /// it: they come from the options and from a schedule. Copies the arrays. (With T = float
-  /// "step" is exact up to 2^24 = 16.7 million steps.)
-  virtual StateDict<T> state_dict() const;
+  /// The optimizer's state: the step count and copies of the per-parameter buffers (see
+  /// OptimizerState). Hyperparameters (lr, betas, ...) are not part of it: they come from the
+  /// options and from a schedule.
+  virtual OptimizerState<T> state_dict() const;
+  /// Every problem `load_state_dict(state)` would report (empty when it would load): missing,
+  /// unexpected, repeated or misshapen buffers, a step count above 2^63 - 1. Changes nothing.
+  virtual std::vector<std::string> state_problems(const OptimizerState<T>& state) const;
   /// Restores a state saved by `state_dict()` of an optimizer of the same kind and options over
-  /// parameters of the same shapes. Key order does not matter. Checks every key and shape first
-  /// and throws one ValueError listing every missing, unexpected or misshapen entry, changing
-  /// nothing; otherwise later steps continue exactly as the saved optimizer's would.
-  virtual void load_state_dict(const StateDict<T>& state);
+  /// parameters of the same shapes. Buffer order does not matter. Checks everything first and
+  /// throws one ValueError listing every problem (`state_problems`), changing nothing;
+  /// otherwise later steps continue exactly as the saved optimizer's would.
+  virtual void load_state_dict(const OptimizerState<T>& state);
 
  protected:
   /// For derived optimizers: `name` prefixes error messages.
