@@ -651,6 +651,19 @@ TEST_F(FileErrors, E65_CheckpointStepNotAnInteger) {
   EXPECT_EQ(lone.step_count(), 0u);
 }
 
+TEST_F(Errors, E66_AnomalyInOptimizerStep) {
+  // lr 1e308 overflows the weights to -inf: caught, named, and the step undone.
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  tg::optim::SGD<double> opt(params, tg::optim::SGDOptions(1e308).momentum(0.5));
+  tg::AnomalyGuard anomaly;
+  expect<tg::AnomalyError>([&] { opt.step(); },
+                           {"anomaly in SGD::step", "parameter 0", "(2, 3)", "-inf", "element 0", "lr 1e+308",
+                            "the step was undone"});
+  EXPECT_EQ(opt.step_count(), 0u);
+  for (const auto& [name, a] : opt.state_dict().buffers) EXPECT_TRUE(xt::all(xt::equal(a, 0.0))) << name;
+}
+
 // ---- Inputs at the edges that are accepted (no error), each a test too -----------------------
 
 TEST_F(Errors, E67_ExamplesWithZeroFeatures) {

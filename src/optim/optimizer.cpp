@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "tapegrad/debug.hpp"
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
@@ -131,6 +132,60 @@ void Optimizer<T>::load_state_dict(const OptimizerState<T>& state) {
   steps_ = state.step;
 }
 
+template <class T>
+std::uint64_t Optimizer<T>::advance() {
+  check_shapes();
+  anomaly_step_ = anomaly_enabled();
+  if (anomaly_step_) {
+    // Copies into buffers kept from the previous step: after the first step, none allocates.
+    backup_steps_ = steps_;
+    backup_values_.resize(params_.size());
+    for (std::size_t i = 0; i < params_.size(); ++i) backup_values_[i] = params_[i].node().value;
+    std::size_t k = 0;
+    for (const auto& [name, buffers] : state_) k += buffers.size();
+    backup_state_.resize(k);
+    k = 0;
+    for (const auto& [name, buffers] : state_) {
+      for (const auto& b : buffers) backup_state_[k++] = b;
+    }
+  }
+  return ++steps_;
+}
+
+template <class T>
+void Optimizer<T>::check_update(std::size_t i) {
+  const Node<T>& n = params_[i].node();
+  const T* w = n.value.data();
+  const std::size_t size = n.value.size();
+  std::size_t bad = 0;
+  while (bad < size && std::isfinite(w[bad])) ++bad;
+  if (bad == size) return;
+  const T now = w[bad];
+  const T before = backup_values_[i].data()[bad];
+  const T grad = n.has_grad ? n.grad.data()[bad] : T(0);
+  // Put everything back: the copies have the shapes of the originals (checked by advance()),
+  // so these copies allocate nothing.
+  for (std::size_t j = 0; j < params_.size(); ++j) {
+    const Array<T>& saved = backup_values_[j];
+    std::copy(saved.data(), saved.data() + saved.size(), params_[j].node().value.data());
+  }
+  std::size_t k = 0;
+  for (auto& [name, buffers] : state_) {
+    for (auto& b : buffers) {
+      const Array<T>& saved = backup_state_[k++];
+      std::copy(saved.data(), saved.data() + saved.size(), b.data());
+    }
+  }
+  steps_ = backup_steps_;
+  anomaly_step_ = false;
+  const bool already = !std::isfinite(before);
+  throw AnomalyError(detail::concat(
+      "anomaly in ", name_, "::step: parameter ", i, " (shape ", to_string(n.value.shape()), ") ",
+      already ? "holds " : "became ", now, " at element ", bad,
+      already ? " and was already non-finite before this step" : "", " (value before the step ", before,
+      ", gradient ", grad, ", lr ", lr_, "); the step was undone: every parameter, the optimizer's state and its",
+      " step count are as before it"));
+}
 template <class T>
 void Optimizer<T>::check_shapes() const {
   // Every parameter is checked before any is updated, so a failing step changes nothing; an

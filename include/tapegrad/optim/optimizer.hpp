@@ -5,9 +5,10 @@
 ///     for (...) { opt.zero_grad(); tape.backward(loss); opt.step(); }
 ///
 /// A new optimizer derives from Optimizer, registers its per-parameter state with `add_state`
-/// (one array per parameter, in the order of `parameters()`), and implements `step()`, updating
-/// each parameter through `update_slices` to use every thread as the built-in ones do; saving
-/// and restoring that state then comes for free. The learning rate lives in the base so that
+/// (one array per parameter, in the order of `parameters()`), and implements `step()`: it calls
+/// `advance()` first, then updates each parameter through `update_parameter`, to use every
+/// thread and be checked by anomaly mode as the built-in ones are; saving and restoring that
+/// state then comes for free. The learning rate lives in the base so that
 /// schedules (optim/schedule.hpp) work with every optimizer.
 ///
 /// A parameter that is frozen (`requires_grad() == false`) or received no gradient since the
@@ -61,7 +62,9 @@ class Optimizer {
   Optimizer(std::vector<Parameter<T>> params, double lr) : Optimizer("optimizer", std::move(params), lr) {}
   virtual ~Optimizer() = default;
 
-  /// Applies one update to every parameter from its current gradient.
+  /// Applies one update to every parameter from its current gradient. In anomaly mode
+  /// (AnomalyGuard), an update that makes a parameter NaN or Inf throws AnomalyError and is
+  /// undone (see `update_parameter`).
   virtual void step() = 0;
   /// Resets every parameter's gradient.
   void zero_grad();
@@ -104,9 +107,19 @@ class Optimizer {
   /// count t (1 for the first step), used for bias corrections.
   /// Throws ShapeError, before any update, if a parameter's value no longer has the shape of its
   /// gradient or state (it was replaced after backward() or after the optimizer was made).
-  std::uint64_t advance() {
-    check_shapes();
-    return ++steps_;
+  /// In anomaly mode (AnomalyGuard) it also keeps a copy of every parameter, buffer and the step
+  /// count, which `update_parameter` puts back if the step makes a parameter non-finite.
+  std::uint64_t advance();
+  /// Updates parameter i: runs update(begin, end) over its elements as `update_slices` does.
+  /// In anomaly mode, then checks that every element of the parameter is finite; if one is not,
+  /// puts back every parameter, buffer and the step count as they were before this step's
+  /// `advance()` and throws AnomalyError naming the optimizer, the parameter's index and shape,
+  /// the element, and its value and gradient before the step. The built-in optimizers update
+  /// every parameter through it; a new optimizer should too.
+  template <class F>
+  void update_parameter(std::size_t i, const F& update) {
+    update_slices(params_[i].node().value.shape(), update);
+    if (anomaly_step_) check_update(i);
   }
   /// Runs update(begin, end) over the elements of a parameter shaped `shape`, in parallel
   /// ranges of whole rows (kernels::parallel_for_rows over the first axis: the ranges start at
@@ -135,7 +148,13 @@ class Optimizer {
   double lr_;
   std::uint64_t steps_ = 0;
   void check_shapes() const;
+  void check_update(std::size_t i);
   std::vector<std::pair<std::string, std::vector<Array<T>>>> state_;
+  // Anomaly mode: whether this step checks its updates, and the copies it puts back.
+  bool anomaly_step_ = false;
+  std::uint64_t backup_steps_ = 0;
+  std::vector<Array<T>> backup_values_;
+  std::vector<Array<T>> backup_state_;
 };
 
 }  // namespace tapegrad::optim
