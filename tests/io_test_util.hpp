@@ -19,6 +19,12 @@
 #include <sstream>
 #include <string>
 #include <vector>
+// Before the replacement posix_memalign below, whatever the include order of the test: clang's
+// <mm_malloc.h> (reached through xsimd) redeclares it without noexcept, which is an error after
+// a user's declaration but fine after the C library's (and before ours).
+#if __has_include(<mm_malloc.h>)
+#include <mm_malloc.h>
+#endif
 
 namespace tg_test {
 
