@@ -16,6 +16,18 @@ std::string to_string(const Shape& shape) {
   return s + ")";
 }
 
+std::size_t checked_numel(const char* what, const Shape& shape) {
+  // Each step divides first, so nothing overflows: extent <= kMaxNumel / d  <=>  extent * d <= kMaxNumel.
+  std::size_t n = 1, extent = 1;
+  for (const std::size_t d : shape) {
+    TG_CHECK(ValueError, d == 0 || extent <= kMaxNumel / d, what, ": shape ", to_string(shape),
+             " is too large: the product of its extents exceeds 2^60 elements");
+    if (d != 0) extent *= d;
+    n *= d;
+  }
+  return n;
+}
+
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   const std::size_t rank = std::max(a.size(), b.size());
   Shape out(rank, 1);

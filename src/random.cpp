@@ -33,6 +33,7 @@ double standard_normal(std::mt19937_64& engine, bool& has_spare, double& spare) 
 
 template <class T>
 Array<T> Rng::normal(const Shape& shape) {
+  checked_numel("Rng::normal", shape);
   Array<T> out(shape);
   bool has_spare = false;
   double spare = 0;
@@ -43,6 +44,7 @@ Array<T> Rng::normal(const Shape& shape) {
 template <class T>
 Array<T> Rng::uniform(const Shape& shape, T low, T high) {
   TG_CHECK(ValueError, low < high, "Rng::uniform: empty range [", low, ", ", high, ")");
+  checked_numel("Rng::uniform", shape);
   Array<T> out(shape);
   for (auto& v : out) v = T(low + (high - low) * uniform01());
   return out;

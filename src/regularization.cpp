@@ -85,6 +85,7 @@ Var<T> l1_penalty(Tape<T>& tape, const std::vector<Parameter<T>>& params) {
 template <class T>
 Array<T> dropout_mask(const Shape& shape, double p, Rng& rng) {
   check_p(p);
+  checked_numel("dropout_mask", shape);
   Array<T> mask(shape);
   const T keep = p < 1 ? T(1 / (1 - p)) : T(0);
   for (auto& m : mask) m = rng.uniform01() < p ? T(0) : keep;

@@ -1,6 +1,7 @@
 #pragma once
-// Helpers shared by the io/data tests: a scratch directory, raw file access, running numpy, and
-// a probe of the largest heap allocation (to show that a hostile header allocates nothing big).
+// Helpers shared by the io/data tests: a scratch directory, raw file access, running numpy, a
+// probe of the largest heap allocation (to show that a hostile header allocates nothing big),
+// and failing allocations on purpose (to show that running out of memory is an IoError).
 // Include from exactly one source file per test program: it replaces operator new.
 #include <dirent.h>
 #include <malloc.h>
@@ -18,12 +19,26 @@
 #include <sstream>
 #include <string>
 #include <vector>
+// Before the replacement posix_memalign below, whatever the include order of the test: clang's
+// <mm_malloc.h> (reached through xsimd) redeclares it without noexcept, which is an error after
+// a user's declaration but fine after the C library's (and before ours).
+#if __has_include(<mm_malloc.h>)
+#include <mm_malloc.h>
+#endif
 
 namespace tg_test {
 
 inline std::atomic<bool> g_track{false};
 inline std::atomic<std::size_t> g_largest{0};
 inline std::atomic<std::size_t> g_count{0};
+inline std::atomic<std::size_t> g_fail_above{~std::size_t(0)};
+
+/// While alive, every heap allocation larger than `bytes` fails (std::bad_alloc from new,
+/// ENOMEM from posix_memalign, as when memory runs out), without asking the system for it.
+struct FailAllocationsAbove {
+  explicit FailAllocationsAbove(std::size_t bytes) { g_fail_above = bytes; }
+  ~FailAllocationsAbove() { g_fail_above = ~std::size_t(0); }
+};
 
 /// Records the largest single allocation, and the number of allocations, made while alive.
 struct LargestAllocation {
@@ -109,6 +124,7 @@ inline void record_allocation(std::size_t n) {
 // allocate through xsimd's aligned allocator (posix_memalign), everything else through new.
 extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
   tg_test::record_allocation(n);
+  if (n > tg_test::g_fail_above.load(std::memory_order_relaxed)) return ENOMEM;
   // memalign does not go through posix_memalign (no recursion), and sanitizers intercept it.
   void* p = ::memalign(alignment, n ? n : 1);
   if (!p) return ENOMEM;
@@ -117,6 +133,7 @@ extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) 
 }
 void* operator new(std::size_t n) {
   tg_test::record_allocation(n);
+  if (n > tg_test::g_fail_above.load(std::memory_order_relaxed)) throw std::bad_alloc();
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }

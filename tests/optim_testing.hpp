@@ -12,6 +12,8 @@
 
 namespace tapegrad::testing {
 
+using optim::OptimizerState;
+
 /// Two parameters of different shapes, with a zero, negative and positive entries.
 inline std::vector<Array<double>> initial_values() {
   return {Array<double>{{1.0, -2.0}, {0.5, 3.0}}, Array<double>{0.25, -0.75, 0.0}};
@@ -85,7 +87,7 @@ void expect_state_round_trip(Make make) {
   auto params = make_params(initial_values());
   auto opt = make(params);
   run(opt, params, 1, 3);
-  const StateDict<double> saved = opt.state_dict();
+  const OptimizerState<double> saved = opt.state_dict();
   auto params2 = clone(params);
   auto opt2 = make(params2);
   opt2.load_state_dict(saved);

@@ -14,6 +14,8 @@
 #include <typeinfo>
 #include <vector>
 
+#include "bomb_util.hpp"
+#include "io_test_util.hpp"  // replaces operator new: FailAllocationsAbove
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/data/standardizer.hpp"
@@ -538,19 +540,23 @@ TEST_F(Errors, E58_CheckpointMissingExtraAndWrongShape) {
   opt.step();
   const auto good = opt.state_dict();
   auto missing = good;
-  missing.erase(std::find_if(missing.begin(), missing.end(), [](const auto& e) { return e.first == "exp_avg.1"; }));
+  missing.buffers.erase(std::find_if(missing.buffers.begin(), missing.buffers.end(),
+                                     [](const auto& e) { return e.first == "exp_avg.1"; }));
   auto extra = good;
-  extra.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
+  extra.buffers.emplace_back("momentum.0", Array<double>::from_shape({2, 3}));
   auto wrong = good;
-  for (auto& [name, a] : wrong) {
+  for (auto& [name, a] : wrong.buffers) {
     if (name == "exp_avg_sq.0") a = Array<double>::from_shape({3, 2});
   }
   expect<tg::ValueError>([&] { opt.load_state_dict(missing); }, {"Adam", "load_state_dict", "missing 'exp_avg.1'"});
   expect<tg::ValueError>([&] { opt.load_state_dict(extra); }, {"Adam", "unexpected 'momentum.0'"});
   expect<tg::ValueError>([&] { opt.load_state_dict(wrong); }, {"Adam", "'exp_avg_sq.0'", "(3, 2)", "(2, 3)"});
   const auto after = opt.state_dict();
-  ASSERT_EQ(after.size(), good.size());
-  for (std::size_t i = 0; i < good.size(); ++i) EXPECT_EQ(after[i].second, good[i].second) << good[i].first;
+  EXPECT_EQ(after.step, good.step);
+  ASSERT_EQ(after.buffers.size(), good.buffers.size());
+  for (std::size_t i = 0; i < good.buffers.size(); ++i) {
+    EXPECT_EQ(after.buffers[i].second, good.buffers[i].second) << good.buffers[i].first;
+  }
 }
 
 TEST_F(Errors, E59_ClassLabelOutOfRange) {
@@ -573,6 +579,129 @@ TEST_F(Errors, E60_EmptyDatasetAndZeroBatch) {
 TEST_F(Errors, E61_StandardizerBeforeFit) {
   tg::data::Standardizer<double> s;
   expect<tg::StateError>([&] { s.transform(Array<double>::from_shape({2, 2})); }, {"Standardizer", "fit() first"});
+}
+
+// ---- 62 on: reliability (issue 14): sizes, memory, step counts, optimizer steps ---------------
+
+TEST_F(Errors, E62_ShapeWhoseElementCountOverflows) {
+  // 2 x (2^63 + 1) wraps around to 2 elements: a weight that size would have been 2 floats.
+  const std::size_t huge = (std::size_t(1) << 63) + 1;
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::Linear<double> l(tg::nn::LinearOptions(2, huge).bias(false), rng); },
+                         {"Linear", "(2, 9223372036854775809)", "too large"});
+  expect<tg::ValueError>([&] { tg::nn::MLP<double> m({2, 8, huge}, rng); },
+                         {"MLP: layer 1 weight", "(8, 9223372036854775809)", "too large"});
+  expect<tg::ValueError>([&] { rng.normal<double>({std::size_t(1) << 32, std::size_t(1) << 32}); },
+                         {"Rng::normal", "(4294967296, 4294967296)", "too large"});
+  expect<tg::ValueError>([&] { rng.uniform<float>({3, std::size_t(1) << 62}); }, {"Rng::uniform", "too large"});
+  expect<tg::ValueError>([&] { tg::nn::init::he_normal<float>(huge, 2, rng); }, {"init::he_normal", "too large"});
+  expect<tg::ValueError>([&] { tg::dropout_mask<double>({huge, 2}, 0.5, rng); }, {"dropout_mask", "too large"});
+  // Not even the generator moved: the checks come before any draw.
+  tg::Rng fresh(0);
+  EXPECT_EQ(rng.below(1000000), fresh.below(1000000));
+}
+
+TEST_F(FileErrors, E63_LoadOverItsMemoryLimit) {
+  // Real bombs, small on disk: 310 KB that gunzip to 300 MiB of u1 pixels, 8 times as much
+  // read as double: more than the default limit of 2 GiB, rejected before allocating.
+  const auto idx = dir.file("bomb.idx.gz");
+  write_bytes(idx, tg_test::gzip_zeros(tg_test::idx_u8_header(300u << 20), 300u << 20));
+  {
+    tg_test::LargestAllocation largest;
+    expect_files<tg::IoError>([&] { tg::io::read_idx<double>(idx); },
+                              {idx, "(314572800,)", "u1 read as double", "2516582400 bytes", "2147483648",
+                               "LoadOptions::max_bytes"},
+                              {idx});
+    EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+  }
+  // 620 KB of .npz holding 600 MiB of u1, 2.4 GiB read as float; and under an explicit limit,
+  // the second entry of an archive gets what the first left.
+  const auto npz = dir.file("bomb.npz");
+  write_bytes(npz, tg_test::npz_zeros("x", tg_test::npy_header_for("|u1", "(629145600,)"), 600u << 20));
+  expect_files<tg::IoError>([&] { tg::io::read_npz<float>(npz); }, {npz, "entry 'x.npy'", "u1 read as float", "2147483648"},
+                            {idx, npz});
+  const auto two = dir.file("two.npz");
+  tg::io::write_npz<float>(two, {{"a", Array<float>::from_shape({100})}, {"b", Array<float>::from_shape({100})}});
+  expect_files<tg::IoError>(
+      [&] { tg::io::read_npz<double>(two, tg::io::LoadOptions().max_bytes(1000)); },
+      {two, "entry 'b.npy'", "(100,)", "f4 read as double", "needs 800 bytes", "200 bytes left", "limit of 1000"},
+      {idx, npz, two});
+}
+
+TEST_F(FileErrors, E64_LoadOutOfMemory) {
+  // Memory runs out (every allocation above 64 KiB fails here): an IoError naming the file.
+  const auto path = dir.file("big.npy");
+  tg::io::write_npy<float>(path, Array<float>(xt::zeros<float>({256, 1024})));
+  expect_files<tg::IoError>(
+      [&] {
+        tg_test::FailAllocationsAbove fail(64 << 10);
+        tg::io::read_npy<float>(path);
+      },
+      {path, "out of memory", "1048576 bytes", "(256, 1024)"}, {path});
+}
+
+TEST_F(FileErrors, E65_CheckpointStepNotAnInteger) {
+  // A step count that is not a non-negative integer below 2^63, here in the float format of
+  // older checkpoints (1e30 was once converted to an integer with undefined behaviour).
+  tg::nn::Sequential<double> empty;  // no parameters: the checkpoint holds the optimizer alone
+  tg::optim::Adam<double> lone(std::vector<Parameter<double>>{});
+  const auto path = dir.file("ckpt.npz");
+  for (const double step : {1e30, 2.5, -1.0, std::nan("")}) {
+    tg::io::write_npz<double>(path, {{"optimizer.step", Array<double>(step)}});
+    expect_files<tg::ValueError>([&] { tg::load(empty, lone, path); },
+                                 {path, "'step' must be a non-negative integer below 2^63", "nothing was changed"},
+                                 {path});
+  }
+  EXPECT_EQ(lone.step_count(), 0u);
+}
+
+TEST_F(Errors, E66_AnomalyInOptimizerStep) {
+  // lr 1e308 overflows the weights to -inf: caught, named, and the step undone.
+  auto loss = tg::sum(tg::linear(x, w, b));
+  tape.backward(loss);
+  tg::optim::SGD<double> opt(params, tg::optim::SGDOptions(1e308).momentum(0.5));
+  tg::AnomalyGuard anomaly;
+  expect<tg::AnomalyError>([&] { opt.step(); },
+                           {"anomaly in SGD::step", "parameter 0", "(2, 3)", "-inf", "element 0", "lr 1e+308",
+                            "the step was undone"});
+  EXPECT_EQ(opt.step_count(), 0u);
+  for (const auto& [name, a] : opt.state_dict().buffers) EXPECT_TRUE(xt::all(xt::equal(a, 0.0))) << name;
+}
+
+// ---- Inputs at the edges that are accepted (no error), each a test too -----------------------
+
+TEST_F(Errors, E67_ExamplesWithZeroFeatures) {
+  // memcpy from the features' buffer (null: it holds nothing) was undefined behaviour.
+  Array<double> targets{1.0, 2.0, 3.0};
+  targets.reshape({3, 1});
+  tg::data::TensorDataset<double> d(Array<double>::from_shape({3, 0}), targets);
+  tg::data::DataLoader<double> loader(d, tg::data::DataLoaderOptions(2));
+  std::vector<tg::Shape> shapes;
+  for (auto& batch : loader) shapes.push_back(batch.features.shape());
+  EXPECT_EQ(shapes, (std::vector<tg::Shape>{{2, 0}, {1, 0}}));
+  EXPECT_EQ(d.get(2).targets(0, 0), 3.0);
+}
+
+TEST_F(FileErrors, E68_CsvWithCarriageReturnLineEnds) {
+  const auto path = dir.file("mac.csv");
+  write_bytes(path, "a,b\r1,2\r3,4\r");
+  const auto table = tg::io::read_csv<double>(path);
+  EXPECT_EQ(table.columns, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(table.values, (Array<double>{{1, 2}, {3, 4}}));
+}
+
+TEST_F(Errors, E69_BatchSizeNearSizeMax) {
+  tg::data::TensorDataset<double> d(Array<double>::from_shape({3, 2}), Array<double>::from_shape({3, 1}));
+  for (const std::size_t batch : {SIZE_MAX, SIZE_MAX - 1}) {
+    tg::data::DataLoader<double> loader(d, tg::data::DataLoaderOptions(batch));
+    EXPECT_EQ(loader.num_batches(), 1u);
+    std::vector<std::size_t> sizes;
+    for (auto& b : loader) sizes.push_back(b.size());
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{3}));
+    tg::data::DataLoader<double> dropping(d, tg::data::DataLoaderOptions(batch).drop_last(true));
+    EXPECT_EQ(dropping.num_batches(), 0u);
+    EXPECT_EQ(dropping.begin(), dropping.end());
+  }
 }
 
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {

@@ -90,6 +90,31 @@ TEST(Csv, ErrorsNameFileLineAndColumn) {
   expect_io_error(dir.path(), "not a regular file");
 }
 
+TEST(Csv, EveryLineEndIsALineEnd) {
+  // "\r" alone (old Mac files) once read as one line with fields like 'b\r1'. Mixed ends count
+  // lines as a text editor does ("\n\r" is two, so the bad field below is on line 5).
+  TempDir dir;
+  for (const std::string end : {"\n", "\r\n", "\r"}) {
+    tg_test::write_bytes(dir / "e.csv", "a,b" + end + "1,2" + end + end + "3,4" + end);
+    const auto t = read_csv<double>(dir / "e.csv");
+    EXPECT_EQ(t.columns, (std::vector<std::string>{"a", "b"})) << int(end.back());
+    EXPECT_EQ(t.values, (Array<double>{{1, 2}, {3, 4}})) << int(end.back());
+  }
+  tg_test::write_bytes(dir / "mixed.csv", "a,b\r\n1,2\n\r3,4\rx,5");
+  expect_io_error(dir / "mixed.csv", dir / "mixed.csv" + ":5: column 1 ('a'): 'x' is not a number");
+}
+
+TEST(Csv, MemoryLimitCountsTheFileAndTheValues) {
+  TempDir dir;
+  tg_test::write_bytes(dir / "t.csv", "a,b\n1,2\n3,4\n");  // 12 bytes; 4 values
+  EXPECT_EQ(read_csv<double>(dir / "t.csv", CsvOptions().max_bytes(12 + 32)).values.size(), 4u);
+  expect_io_error(dir / "t.csv",
+                  dir / "t.csv" + ": 2 rows of 2 columns take 16 bytes as float, which with the file's 12 bytes is "
+                                  "more than the limit of 27 bytes on what one load may allocate (CsvOptions::max_bytes)",
+                  CsvOptions().max_bytes(12 + 15));
+  expect_io_error(dir / "t.csv", "file of 12 bytes exceeds the limit of 11 bytes", CsvOptions().max_bytes(11));
+}
+
 TEST(Csv, WriteReadsBackExactly) {
   TempDir dir;
   const Array<double> v = {{0.1, -1e-300, 3.0}, {1.0 / 3.0, 2e22, -0.0}};

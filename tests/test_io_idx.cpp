@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "bomb_util.hpp"
 #include "io_test_util.hpp"
 #include "tapegrad/error.hpp"
 #include "detail/xtensor_extra.hpp"  // xt::view
@@ -108,6 +109,37 @@ TEST(Idx, HugeShapesAllocateNothing) {
   EXPECT_THROW((void)read_idx<float>(dir / "huge"), IoError);
   expect_io_error(dir / "huge.gz", "the compressed file can hold at most");
   EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+}
+
+TEST(Idx, MemoryLimitCountsWhatTheArrayTakesAfterWidening) {
+  // 2 KB of gzip that expand to 2 MiB of u8 pixels: 8 MiB as float, 16 MiB as double. The
+  // ratio cap on the compressed size let this through; the caller's limit does not.
+  TempDir dir;
+  const std::uint32_t n = 2u << 20;
+  tg_test::write_bytes(dir / "bomb.gz", tg_test::gzip_zeros(tg_test::idx_u8_header(n), n));
+  EXPECT_LT(tg_test::read_bytes(dir / "bomb.gz").size(), 4096u);
+  const auto limit = [](std::uint64_t mib) { return tapegrad::io::LoadOptions().max_bytes(mib << 20); };
+  const Array<float> all = read_idx<float>(dir / "bomb.gz", limit(8));
+  EXPECT_EQ(all.shape(), (tapegrad::Shape{n}));
+  EXPECT_TRUE(xt::all(xt::equal(all, 0.f)));
+  tg_test::LargestAllocation largest;
+  try {
+    (void)read_idx<double>(dir / "bomb.gz", limit(8));
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(": shape (2097152,) of u1 read as double needs 16777216 bytes, more than the "
+                                         "limit of 8388608 bytes on what one load may allocate (LoadOptions::max_bytes)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+}
+
+TEST(Idx, RunningOutOfMemoryIsAnIoError) {
+  TempDir dir;
+  tg_test::write_bytes(dir / "big", idx_header(0x08, {1 << 20}) + std::string(1 << 20, '\1'));
+  tg_test::FailAllocationsAbove fail(1 << 20);
+  expect_io_error(dir / "big", "out of memory allocating 4194304 bytes for an array of shape (1048576,)");
 }
 
 TEST(Idx, CorruptGzip) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bomb_util.hpp"
 #include "io_test_util.hpp"
 #include "tapegrad/error.hpp"
 
@@ -169,4 +170,51 @@ TEST(Npz, CorruptEntriesNameTheEntry) {
   tg_test::LargestAllocation largest;
   EXPECT_THROW((void)read_npz<float>(dir / "bomb.npz"), IoError);
   EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+}
+
+TEST(Npz, MemoryLimitCountsWhatTheArraysTakeAfterWidening) {
+  // 3 KB that inflate to 3 MiB of u1 zeros: a genuine archive (numpy reads it) within the ratio
+  // cap on compressed sizes, but 12 MiB as float. The caller's limit decides, over all entries.
+  TempDir dir;
+  const std::uint64_t n = 3 << 20;
+  tg_test::write_bytes(dir / "bomb.npz",
+                       tg_test::npz_zeros("x", tg_test::npy_header_for("|u1", "(" + std::to_string(n) + ",)"), n));
+  EXPECT_LT(tg_test::read_bytes(dir / "bomb.npz").size(), 4096u);
+  ASSERT_EQ(tg_test::run_python(dir.path(), "import numpy as np, sys\n"
+                                            "x = np.load('" + dir / "bomb.npz" + "')['x']\n"
+                                            "sys.exit(0 if x.dtype == np.uint8 and x.shape == (3 << 20,) and not x.any() else 1)\n"),
+            0);
+  const auto limit = [](std::uint64_t bytes) { return tapegrad::io::LoadOptions().max_bytes(bytes); };
+  EXPECT_EQ(read_npz<float>(dir / "bomb.npz", limit(n * 4))[0].second.size(), n);
+  tg_test::LargestAllocation largest;
+  try {
+    (void)read_npz<float>(dir / "bomb.npz", limit(n * 4 - 1));
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir / "bomb.npz" + ": entry 'x.npy': shape (3145728,) of u1 read as float "
+                                                             "needs 12582912 bytes, more than the limit of 12582911"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(largest.bytes(), std::size_t(1) << 20);
+  // A Fortran-ordered array counts twice: it is transposed through a copy.
+  ASSERT_EQ(tg_test::run_python(dir.path(), "import numpy as np\n"
+                                            "np.savez('" + dir / "f.npz" + "', f=np.asfortranarray(np.ones((4, 8), np.float32)))\n"),
+            0);
+  EXPECT_EQ(read_npz<float>(dir / "f.npz", limit(256))[0].second, Array<float>(xt::ones<float>({4, 8})));
+  try {
+    (void)read_npz<float>(dir / "f.npz", limit(255));
+    ADD_FAILURE() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs 256 bytes (with the copy that transposes its Fortran order)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Npz, RunningOutOfMemoryIsAnIoError) {
+  TempDir dir;
+  write_npz<float>(dir / "big.npz", {{"w", Array<float>(xt::ones<float>({512, 512}))}});
+  tg_test::FailAllocationsAbove fail(512 << 10);
+  expect_io_error(dir / "big.npz", "entry 'w.npy': out of memory allocating 2097152 bytes for an array of shape (512, 512)");
 }

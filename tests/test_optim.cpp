@@ -2,9 +2,18 @@
 // bit-identical from run to run and converges as the tutorial's does.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tapegrad/debug.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/losses.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/rmsprop.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
 namespace tg = tapegrad;
@@ -34,6 +43,82 @@ TEST(SGD, RejectsBadLearningRates) {
   EXPECT_DOUBLE_EQ(opt.learning_rate(), 0.1);
   opt.set_learning_rate(0);  // allowed after construction: a schedule may anneal to 0
   EXPECT_THROW(tg::optim::SGD<float>({tg::Parameter<float>()}, 0.1), tg::ValueError);
+}
+
+// Anomaly mode checks every parameter an optimizer step updates: a step that makes one NaN or
+// Inf (here lr 1e38 with float weights) throws, naming the optimizer and the parameter, and is
+// undone: parameters, state and step count are as before it.
+TEST(OptimizerAnomaly, AStepThatMakesAWeightNonFiniteIsCaughtAndUndone) {
+  using Make = std::function<std::unique_ptr<tg::optim::Optimizer<float>>(std::vector<tg::Parameter<float>>)>;
+  const std::vector<std::pair<std::string, Make>> optimizers = {
+      {"SGD", [](auto p) { return std::make_unique<tg::optim::SGD<float>>(p, tg::optim::SGDOptions(1e38).momentum(0.9)); }},
+      {"Adam", [](auto p) { return std::make_unique<tg::optim::Adam<float>>(p, tg::optim::AdamOptions(1e39)); }},
+      {"RMSprop",
+       [](auto p) { return std::make_unique<tg::optim::RMSprop<float>>(p, tg::optim::RMSpropOptions(1e39)); }},
+  };
+  for (const auto& [name, make] : optimizers) {
+    SCOPED_TRACE(name);
+    tg::Parameter<float> a(Array<float>{1.f, 2.f}), b(Array<float>{{0.5f, -0.5f}});
+    auto opt = make({a, b});
+    // One ordinary step first, so that the state is not all zeros.
+    opt->set_learning_rate(1e-3);
+    a.mutable_grad() = Array<float>{0.1f, 0.2f};
+    b.mutable_grad() = Array<float>{{0.3f, 0.4f}};
+    opt->step();
+    const auto state = opt->state_dict();
+    const Array<float> a_before = a.value(), b_before = b.value();
+    opt->set_learning_rate(name == "SGD" ? 1e38 : 1e39);
+    a.mutable_grad() = Array<float>{100.f, 100.f};
+    b.mutable_grad() = Array<float>{{100.f, 100.f}};
+    {
+      opt->step();  // anomaly mode off: the weights become -inf silently
+      EXPECT_FALSE(std::isfinite(a.value()(0)));
+      a.mutable_value() = a_before;
+      b.mutable_value() = b_before;
+      opt->load_state_dict(state);
+    }
+    tg::AnomalyGuard anomaly;
+    try {
+      opt->step();
+      ADD_FAILURE() << "no AnomalyError";
+    } catch (const tg::AnomalyError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("anomaly in " + name + "::step: parameter 0 (shape (2,)) became -inf at element 0"),
+                std::string::npos)
+          << msg;
+      EXPECT_NE(msg.find("the step was undone"), std::string::npos) << msg;
+    }
+    EXPECT_EQ(a.value(), a_before);
+    EXPECT_EQ(b.value(), b_before);
+    const auto after = opt->state_dict();
+    EXPECT_EQ(after.step, 1u);
+    ASSERT_EQ(after.buffers.size(), state.buffers.size());
+    for (std::size_t k = 0; k < after.buffers.size(); ++k) {
+      EXPECT_EQ(after.buffers[k].second, state.buffers[k].second) << after.buffers[k].first;
+    }
+    // An ordinary step still works afterwards, in anomaly mode.
+    opt->set_learning_rate(1e-3);
+    opt->step();
+    EXPECT_EQ(opt->step_count(), 2u);
+  }
+}
+
+TEST(OptimizerAnomaly, AWeightAlreadyNonFiniteIsReportedAsSuch) {
+  tg::Parameter<double> w(Array<double>{1.0, std::numeric_limits<double>::quiet_NaN()});
+  tg::optim::SGD<double> opt({w}, 0.1);
+  w.mutable_grad() = Array<double>{1.0, 1.0};
+  tg::AnomalyGuard anomaly;
+  try {
+    opt.step();
+    ADD_FAILURE() << "no AnomalyError";
+  } catch (const tg::AnomalyError& e) {
+    EXPECT_NE(std::string(e.what()).find("parameter 0 (shape (2,)) holds nan at element 1 and was already non-finite "
+                                         "before this step"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(w.value()(0), 1.0);  // undone
+  EXPECT_EQ(opt.step_count(), 0u);
 }
 
 namespace {

@@ -46,7 +46,8 @@ TEST(SGD, PlainStepByHand) {
   p.mutable_grad() = Array<double>{-1.0};
   opt.step();
   EXPECT_DOUBLE_EQ(p.value()(0), 1.05);
-  EXPECT_EQ(opt.state_dict().size(), 1u);  // only "step": plain SGD keeps no buffers
+  EXPECT_EQ(opt.state_dict().step, 2u);
+  EXPECT_TRUE(opt.state_dict().buffers.empty());  // plain SGD keeps no buffers
 }
 
 TEST(SGD, MomentumStepsByHand) {
@@ -96,8 +97,8 @@ TEST(SGD, StateRoundTripContinuesIdentically) {
   auto params = make_params(initial_values());
   SGD<double> opt(params, SGDOptions(0.1).momentum(0.5));
   std::vector<std::string> keys;
-  for (const auto& [k, v] : opt.state_dict()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"step", "momentum_buffer.0", "momentum_buffer.1"}));
+  for (const auto& [k, v] : opt.state_dict().buffers) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"momentum_buffer.0", "momentum_buffer.1"}));
 }
 
 TEST(SGD, LoadingAnotherOptimizersStateIsRefused) {
@@ -108,9 +109,9 @@ TEST(SGD, LoadingAnotherOptimizersStateIsRefused) {
                      {"SGD::load_state_dict", "unexpected 'momentum_buffer.0'", "unexpected 'momentum_buffer.1'"});
   expect_value_error([&] { with_momentum.load_state_dict(plain.state_dict()); },
                      {"missing 'momentum_buffer.0'", "missing 'momentum_buffer.1'"});
-  StateDict<double> twice = plain.state_dict();
-  twice.push_back(twice[0]);
-  expect_value_error([&] { plain.load_state_dict(twice); }, {"'step' appears more than once"});
+  OptimizerState<double> twice = with_momentum.state_dict();
+  twice.buffers.push_back(twice.buffers[0]);
+  expect_value_error([&] { with_momentum.load_state_dict(twice); }, {"'momentum_buffer.0' appears more than once"});
 }
 
 TEST(SGD, InvalidOptionsNameTheOption) {

@@ -220,6 +220,18 @@ TEST(TutorialPort, BadInputsThrowClearErrors) {
   tt::NumpyRandomState rng(0);
   EXPECT_THROW(tt::NeuralNetwork<double>({3}, rng), tapegrad::ValueError);
   EXPECT_THROW(tt::NeuralNetwork<double>({3, 0, 1}, rng), tapegrad::ValueError);
+  // Sizes whose product wraps around size_t (issue 14, item 2): checked before any draw.
+  const std::size_t huge = (std::size_t(1) << 63) + 1;
+  try {
+    tt::NeuralNetwork<double>({2, 4, huge}, rng);
+    ADD_FAILURE() << "no error";
+  } catch (const tapegrad::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("NeuralNetwork: weights[1]: shape (4, 9223372036854775809) is too large"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(rng.randn(std::size_t(1) << 32, std::size_t(1) << 32), tapegrad::ValueError);
+  EXPECT_THROW(rng.rand(huge, 2), tapegrad::ValueError);
   tt::NeuralNetwork<double> nn({2, 4, 1}, rng);
   EXPECT_THROW(nn.forward(mat(1, 3, {1, 2, 3})), tapegrad::ShapeError);
   EXPECT_THROW(nn.gradients(xor_X(), mat(2, 1, {1, 0})), tapegrad::ShapeError);

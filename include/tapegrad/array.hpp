@@ -78,12 +78,27 @@ Array<T> row(std::initializer_list<T> values) {
 /// "(4, 2)" — the one way shapes are written in messages.
 std::string to_string(const Shape& shape);
 
-/// Number of elements of a shape (1 for a 0-d shape).
+/// Number of elements of a shape (1 for a 0-d shape). Unchecked: for the shape of an array that
+/// exists. A shape made from sizes a caller gives goes through checked_numel first.
 inline std::size_t numel(const Shape& shape) {
   std::size_t n = 1;
   for (auto d : shape) n *= d;
   return n;
 }
+
+/// The most elements an array may hold: 2^60. Its size in bytes (elements of at most 8 bytes)
+/// and xtensor's signed strides then fit in std::ptrdiff_t.
+inline constexpr std::size_t kMaxNumel = std::size_t(1) << 60;
+
+/// The number of elements of `shape`, checked before an array of that shape is built from sizes
+/// a caller gave (a layer's features, a random array's shape, a header read from a file).
+/// Throws ValueError "<what>: shape (...) is too large: ..." when the product of its extents
+/// exceeds kMaxNumel (an unchecked product wraps around: a (2, 2^63 + 1) weight would hold 2
+/// elements). The product of the non-zero extents is bounded too, because xtensor multiplies
+/// them into strides even when another extent is 0.
+///
+///     const std::size_t n = tapegrad::checked_numel("Linear", {in, out});
+std::size_t checked_numel(const char* what, const Shape& shape);
 
 /// A shape split around one axis into (outer, n, inner): element (o, k, i) of a row-major array
 /// is at (o·n + k)·inner + i. Reductions and softmax along an axis walk arrays this way.

@@ -35,6 +35,10 @@ bool anomaly_enabled() noexcept;
 /// anomaly stops backward and keeps the tape for inspection (tape_to_string); gradients already
 /// accumulated into parameters stay: zero them before the next step.
 ///
+/// Optimizer steps are checked too: a step that makes a parameter NaN or Inf throws AnomalyError
+/// naming the optimizer and the parameter's index, and is undone (parameters, optimizer state
+/// and step count as before it; see optim::Optimizer::update_parameter).
+///
 ///     { tapegrad::AnomalyGuard anomaly; train_one_step(); }
 class AnomalyGuard {
  public:

@@ -15,10 +15,12 @@ class Rng {
  public:
   explicit Rng(std::uint64_t seed = 0) : engine_(seed) {}
 
-  /// An array of independent standard-normal draws.
+  /// An array of independent standard-normal draws. Throws ValueError for a shape of more than
+  /// kMaxNumel elements (checked_numel).
   template <class T>
   Array<T> normal(const Shape& shape);
-  /// An array of independent uniform draws in [low, high).
+  /// An array of independent uniform draws in [low, high). Throws ValueError for an empty range
+  /// or a shape of more than kMaxNumel elements.
   template <class T>
   Array<T> uniform(const Shape& shape, T low = T(0), T high = T(1));
   /// A uniform integer in [0, n).

@@ -49,7 +49,7 @@ template <class T>
 Var<T> dropout_with_mask(const Var<T>& x, const Array<detail::scalar_t<T>>& mask);
 
 /// The mask `dropout(x, p, rng)` would draw for shape `shape`: 0 with probability p, else
-/// 1/(1 − p). Throws ValueError for p outside [0, 1].
+/// 1/(1 − p). Throws ValueError for p outside [0, 1] or a shape of more than kMaxNumel elements.
 template <class T>
 Array<T> dropout_mask(const Shape& shape, double p, Rng& rng);
 

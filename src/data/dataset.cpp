@@ -62,18 +62,24 @@ void TensorDataset<T>::gather(const std::size_t* indices, std::size_t n, Batch<T
     TG_CHECK(ValueError, indices[k] < N, "TensorDataset: index ", indices[k], " out of range for ", N,
              " examples");
   }
+  const Shape feature_rows = with_rows(n, feature_shape()), target_rows = with_rows(n, target_shape());
+  checked_numel("TensorDataset::gather: features", feature_rows);
+  checked_numel("TensorDataset::gather: targets", target_rows);
+  shape_as(out.features, feature_rows);
+  shape_as(out.targets, target_rows);
   out.count = n;
-  shape_as(out.features, with_rows(n, feature_shape()));
-  shape_as(out.targets, with_rows(n, target_shape()));
   const std::size_t fs = numel(feature_shape()), ts = numel(target_shape());
   T* const features = out.features.data();
   T* const targets = out.targets.data();
+  // Examples of 0 features (or targets) have nothing to copy, and their arrays may have no
+  // buffer at all: memcpy from or to a null pointer is undefined even for 0 bytes.
+  const bool copy_features = fs > 0, copy_targets = ts > 0;
   // Rows scattered over a large dataset come from memory, not cache: two threads copying keep
   // twice as many cache misses in flight (measured on Fashion-MNIST's 128 x 784 batches).
   kernels::parallel_for_rows(n, fs, [&](std::size_t begin, std::size_t end) {
     for (std::size_t k = begin; k < end; ++k) {
-      std::memcpy(features + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
-      std::memcpy(targets + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
+      if (copy_features) std::memcpy(features + k * fs, features_.data() + indices[k] * fs, fs * sizeof(T));
+      if (copy_targets) std::memcpy(targets + k * ts, targets_.data() + indices[k] * ts, ts * sizeof(T));
     }
   });
 }
@@ -114,7 +120,8 @@ DataLoader<T>::DataLoader(const Dataset<T>& dataset, const DataLoaderOptions& op
 template <class T>
 std::size_t DataLoader<T>::num_batches() const noexcept {
   const std::size_t n = dataset_.size(), b = options_.batch_size();
-  return options_.drop_last() ? n / b : (n + b - 1) / b;
+  // Not (n + b - 1) / b: that overflows for a batch size near SIZE_MAX.
+  return n / b + (!options_.drop_last() && n % b != 0 ? 1 : 0);
 }
 
 template <class T>

@@ -1,5 +1,8 @@
 #include <unistd.h>
 
+#include <cstdint>
+#include <new>
+
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/idx.hpp"
@@ -16,12 +19,15 @@ std::string find(const std::string& dir, const std::string& name) {
 }  // namespace
 
 template <class T>
-TensorDataset<T> load_mnist(const std::string& dir, MnistSplit split, std::size_t limit) {
+TensorDataset<T> load_mnist(const std::string& dir, MnistSplit split, std::size_t limit,
+                            const io::LoadOptions& options) {
   const std::string prefix = split == MnistSplit::train ? "train" : "t10k";
   const std::string images_path = find(dir, prefix + "-images-idx3-ubyte");
   const std::string labels_path = find(dir, prefix + "-labels-idx1-ubyte");
-  Array<T> images = io::read_idx<T>(images_path);
-  Array<T> labels = io::read_idx<T>(labels_path);
+  Array<T> images = io::read_idx<T>(images_path, options);
+  // The labels get what the images left of the limit.
+  const std::uint64_t image_bytes = std::uint64_t(images.size()) * sizeof(T);
+  Array<T> labels = io::read_idx<T>(labels_path, io::LoadOptions().max_bytes(options.max_bytes_ - image_bytes));
   TG_CHECK(IoError, images.dimension() == 3, images_path, ": expected images (N, rows, cols), got shape ",
            to_string(images.shape()));
   TG_CHECK(IoError, labels.dimension() == 1, labels_path, ": expected labels (N), got shape ",
@@ -39,12 +45,17 @@ TensorDataset<T> load_mnist(const std::string& dir, MnistSplit split, std::size_
   for (std::size_t i = 0; i < images.size(); ++i) px[i] *= inv;
   images.reshape({total, pixels});
   if (limit == 0 || limit >= total) return TensorDataset<T>(std::move(images), std::move(labels));
-  Array<T> x = xt::view(images, xt::range(0, limit), xt::all());
-  Array<T> y = xt::view(labels, xt::range(0, limit));
-  return TensorDataset<T>(std::move(x), std::move(y));
+  try {
+    Array<T> x = xt::view(images, xt::range(0, limit), xt::all());
+    Array<T> y = xt::view(labels, xt::range(0, limit));
+    return TensorDataset<T>(std::move(x), std::move(y));
+  } catch (const std::bad_alloc&) {
+    throw IoError(detail::concat(images_path, ": out of memory while keeping its first ", limit, " examples"));
+  }
 }
 
-template TensorDataset<float> load_mnist<float>(const std::string&, MnistSplit, std::size_t);
-template TensorDataset<double> load_mnist<double>(const std::string&, MnistSplit, std::size_t);
+template TensorDataset<float> load_mnist<float>(const std::string&, MnistSplit, std::size_t, const io::LoadOptions&);
+template TensorDataset<double> load_mnist<double>(const std::string&, MnistSplit, std::size_t,
+                                                  const io::LoadOptions&);
 
 }  // namespace tapegrad::data

@@ -1,8 +1,15 @@
 #include "tapegrad/io/checkpoint.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
+#include <set>
+#include <utility>
+#include <vector>
 
+#include "io/internal.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/io/npz.hpp"
 
@@ -12,14 +19,17 @@ namespace {
 
 bool has_prefix(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
-// Matches `state` against the module's parameters. Returns, for each parameter, its source
-// array (null where there is a problem), and appends every problem to `problems`.
+// The module's parameters with their names, as named_parameters() returns them.
 template <class T>
-std::vector<const Array<T>*> match(const nn::Module<T>& module, const StateDict<T>& state,
+using NamedParameters = decltype(std::declval<const nn::Module<T>&>().named_parameters());
+
+// Matches `state` against the module's parameters `params`. Returns, for each parameter, its
+// source array (null where there is a problem), and appends every problem to `problems`.
+template <class T>
+std::vector<const Array<T>*> match(const NamedParameters<T>& params, const StateDict<T>& state,
                                    std::vector<std::string>& problems) {
   std::map<std::string, std::vector<std::size_t>> by_name;
   for (std::size_t k = 0; k < state.size(); ++k) by_name[state[k].first].push_back(k);
-  const auto params = module.named_parameters();
   std::vector<const Array<T>*> sources;
   for (const auto& [name, p] : params) {
     const auto it = by_name.find(name);
@@ -36,21 +46,56 @@ std::vector<const Array<T>*> match(const nn::Module<T>& module, const StateDict<
     }
     sources.push_back(src);
   }
-  for (const auto& [name, positions] : by_name) {
+  for (const auto& entry : by_name) {
+    // Not a structured binding: a lambda capturing one is C++20, and clang rejects it in C++17.
+    const std::string& name = entry.first;
     const bool known = std::any_of(params.begin(), params.end(), [&](const auto& np) { return np.first == name; });
-    if (!known) problems.push_back("unexpected '" + name + "' " + to_string(state[positions[0]].second.shape()));
+    if (!known) problems.push_back("unexpected '" + name + "' " + to_string(state[entry.second[0]].second.shape()));
   }
   return sources;
 }
 
+// Copies every source into its parameter (after match() found no problem). Allocates nothing,
+// so it cannot fail half-way.
 template <class T>
-void assign_all(const nn::Module<T>& module, const std::vector<const Array<T>*>& sources) {
-  const auto params = module.named_parameters();
+void assign_all(const NamedParameters<T>& params, const std::vector<const Array<T>*>& sources) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     // Copy into the existing buffer: anything holding the parameter's storage stays valid.
     Parameter<T> p = params[i].second;
     std::copy(sources[i]->begin(), sources[i]->end(), p.mutable_value().begin());
   }
+}
+
+// The name of the step count in a checkpoint: "optimizer.step", an int64 0-d array.
+const std::string kStepKey = std::string(kOptimizerPrefix) + "step";
+
+// A step count read from a checkpoint: a non-negative integer below 2^63, exactly. Checkpoints
+// written before the count was an int64 hold it as a float; one that is an exact integer in
+// range still loads. Anything else is a problem, listed with the others.
+struct StepEntry {
+  bool found = false;
+  std::uint64_t value = 0;
+  std::string problem;
+};
+
+StepEntry step_from(const io::io_detail::NpyScalar& s) {
+  StepEntry out;
+  out.found = true;
+  constexpr std::uint64_t kMax = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+  if (s.is_float) {
+    // 2^63 is exact in double; a finite integral value below it converts without overflow.
+    if (std::isfinite(s.value) && s.value >= 0 && std::floor(s.value) == s.value && s.value < 9223372036854775808.0) {
+      out.value = std::uint64_t(s.value);
+    } else {
+      out.problem = detail::concat("'step' must be a non-negative integer below 2^63, got ", s.value);
+    }
+  } else if (s.negative || s.magnitude > kMax) {
+    out.problem = detail::concat("'step' must be a non-negative integer below 2^63, got ", s.negative ? "-" : "",
+                                 s.magnitude);
+  } else {
+    out.value = s.magnitude;
+  }
+  return out;
 }
 
 [[noreturn]] void report(const std::string& what, const std::vector<std::string>& problems) {
@@ -84,9 +129,10 @@ StateDict<T> state_dict(const nn::Module<T>& module) {
 template <class T>
 void load_state_dict(nn::Module<T>& module, const StateDict<T>& state, const std::string& what) {
   std::vector<std::string> problems;
-  const auto sources = match(module, state, problems);
+  const auto params = module.named_parameters();
+  const auto sources = match<T>(params, state, problems);
   if (!problems.empty()) report(what, problems);
-  assign_all(module, sources);
+  assign_all<T>(params, sources);
 }
 
 template <class T>
@@ -96,40 +142,83 @@ void save(const nn::Module<T>& module, const std::string& path) {
 
 template <class T>
 void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, const std::string& path) {
-  StateDict<T> all = state_dict(module);
-  for (const auto& [name, a] : all) {
-    TG_CHECK(ValueError, !has_prefix(name, kOptimizerPrefix), "save: ", path, ": the parameter name '", name,
+  const auto params = module.named_parameters();
+  for (const auto& np : params) {
+    TG_CHECK(ValueError, !has_prefix(np.first, kOptimizerPrefix), "save: ", path, ": the parameter name '", np.first,
              "' collides with the optimizer's prefix '", kOptimizerPrefix, "'");
   }
-  for (auto& [name, a] : optimizer.state_dict()) all.emplace_back(kOptimizerPrefix + name, std::move(a));
-  io::write_npz(path, all);
-}
-
-template <class T>
-void load(nn::Module<T>& module, const std::string& path) {
-  StateDict<T> module_part, optimizer_part;
-  split(io::read_npz<T>(path), module_part, optimizer_part);
-  load_state_dict(module, module_part, path);
-}
-
-template <class T>
-void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path) {
-  StateDict<T> module_part, optimizer_part;
-  split(io::read_npz<T>(path), module_part, optimizer_part);
-  std::vector<std::string> problems;
-  const auto sources = match(module, module_part, problems);
-  // The optimizer checks its own entries and changes nothing on error. When the module has
-  // problems too, its state is loaded only to collect them all, then put back.
-  const bool module_ok = problems.empty();
-  const StateDict<T> previous = module_ok ? StateDict<T>{} : optimizer.state_dict();
-  try {
-    optimizer.load_state_dict(optimizer_part);
-    if (!module_ok) optimizer.load_state_dict(previous);
-  } catch (const ValueError& e) {
-    problems.push_back(std::string("optimizer: ") + e.what());
+  const optim::OptimizerState<T> state = optimizer.state_dict();
+  TG_CHECK(ValueError, state.step <= std::uint64_t(std::numeric_limits<std::int64_t>::max()), "save: ", path,
+           ": the step count ", state.step, " does not fit in the checkpoint's int64");
+  // The module's parameters, then the step count as an int64 (exact at any count; a float
+  // would round past 2^24), then the optimizer's buffers.
+  std::vector<std::pair<std::string, std::string>> files;
+  files.reserve(params.size() + 1 + state.buffers.size());
+  for (const auto& [name, p] : params) files.emplace_back(name, io::io_detail::npy_bytes(p.value()));
+  files.emplace_back(kStepKey, io::io_detail::npy_int64_bytes(std::int64_t(state.step)));
+  for (const auto& [name, a] : state.buffers) files.emplace_back(kOptimizerPrefix + name, io::io_detail::npy_bytes(a));
+  std::set<std::string> names;
+  for (const auto& f : files) {
+    TG_CHECK(ValueError, names.insert(f.first).second, "save: ", path, ": the name '", f.first, "' appears twice");
   }
+  io::io_detail::write_npz_files(path, files, false);
+}
+
+template <class T>
+void load(nn::Module<T>& module, const std::string& path, const io::LoadOptions& options) {
+  io::io_detail::out_of_memory_is_io_error(path, [&] {
+    StateDict<T> module_part, optimizer_part;
+    // The optimizer's entries are read too (and dropped): they are checked as any entry is.
+    split(io::read_npz<T>(path, options), module_part, optimizer_part);
+    load_state_dict(module, module_part, path);
+  });
+}
+
+namespace {
+template <class T>
+void load_with_optimizer(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
+                         const io::LoadOptions& options) {
+  StepEntry step;
+  // The step count is read exactly, whatever its dtype, rather than converted to T.
+  const auto take_step = [&step](const std::string& name, const io::io_detail::NpyHeader& header,
+                                 io::io_detail::Reader& in) {
+    if (name != kStepKey || !header.shape.empty()) return false;  // a misshapen step is reported below
+    step = step_from(io::io_detail::read_npy_scalar(in, header));
+    return true;
+  };
+  StateDict<T> module_part, optimizer_part;
+  split(io::io_detail::read_npz_entries<T>(path, options, take_step), module_part, optimizer_part);
+
+  std::vector<std::string> problems;
+  const auto params = module.named_parameters();
+  const auto sources = match<T>(params, module_part, problems);
+  optim::OptimizerState<T> state;
+  state.step = step.value;
+  for (auto& [name, a] : optimizer_part) {
+    if (name == "step") {  // not 0-d, so not taken above
+      problems.push_back("optimizer: 'step' has shape " + to_string(a.shape()) + ", expected ()");
+      step.found = true;
+    } else {
+      state.buffers.emplace_back(std::move(name), std::move(a));
+    }
+  }
+  if (!step.found) problems.push_back("optimizer: missing 'step'");
+  if (!step.problem.empty()) problems.push_back("optimizer: " + step.problem);
+  for (const auto& p : optimizer.state_problems(state)) problems.push_back("optimizer: " + p);
+  // Nothing is changed unless everything loads: the module and the optimizer are both checked
+  // above. load_state_dict checks again before changing the optimizer, and the module's
+  // assignment after it copies into buffers of the checked shapes (it cannot fail).
   if (!problems.empty()) report(path, problems);
-  assign_all(module, sources);
+  optimizer.load_state_dict(state);
+  assign_all<T>(params, sources);
+}
+}  // namespace
+
+template <class T>
+void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
+          const io::LoadOptions& options) {
+  // Running out of memory anywhere here happens before anything is changed.
+  io::io_detail::out_of_memory_is_io_error(path, [&] { load_with_optimizer(module, optimizer, path, options); });
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                  \
@@ -137,8 +226,8 @@ void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::stri
   template void load_state_dict<T>(nn::Module<T>&, const StateDict<T>&, const std::string&);     \
   template void save<T>(const nn::Module<T>&, const std::string&);                               \
   template void save<T>(const nn::Module<T>&, const optim::Optimizer<T>&, const std::string&);   \
-  template void load<T>(nn::Module<T>&, const std::string&);                                     \
-  template void load<T>(nn::Module<T>&, optim::Optimizer<T>&, const std::string&);
+  template void load<T>(nn::Module<T>&, const std::string&, const io::LoadOptions&);             \
+  template void load<T>(nn::Module<T>&, optim::Optimizer<T>&, const std::string&, const io::LoadOptions&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 #undef TAPEGRAD_INSTANTIATE

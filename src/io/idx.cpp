@@ -72,7 +72,7 @@ std::uint32_t big_endian32(const unsigned char* b) {
 }
 
 template <class T>
-Array<T> read_idx_from(io_detail::Reader& in, bool exact_size) {
+Array<T> read_idx_from(io_detail::Reader& in, bool exact_size, io_detail::Budget& budget) {
   const std::string& file = in.name();
   unsigned char magic[4];
   TG_CHECK(IoError, in.read(magic, 4) == 4, file, ": not an IDX file (shorter than its 4-byte magic number)");
@@ -95,25 +95,20 @@ Array<T> read_idx_from(io_detail::Reader& in, bool exact_size) {
   unsigned char dims[4 * kMaxRank];
   in.read_exact(dims, 4 * rank, "the dimensions");
   Shape shape;
-  // `extent`, the product of the non-zero dimensions, is bounded too: xtensor multiplies them into
+  for (unsigned k = 0; k < rank; ++k) shape.push_back(std::size_t(big_endian32(dims + 4 * k)));
+  // checked_numel bounds the product of the non-zero dimensions too: xtensor multiplies them into
   // signed strides even when another dimension is 0 (found by fuzzing: tests/data/fuzz-regressions).
-  std::uint64_t numel = 1, extent = 1;
-  for (unsigned k = 0; k < rank; ++k) {
-    const std::uint64_t d = big_endian32(dims + 4 * k);
-    shape.push_back(std::size_t(d));
-    // d < 2^32, so the product overflows only after passing 2^60 — caught here.
-    TG_CHECK(IoError, d == 0 || extent <= (std::uint64_t(1) << 60) / d, file, ": IDX shape ", to_string(shape),
-             "... is too large");
-    if (d != 0) extent *= d;
-    numel *= d;
-  }
+  const std::uint64_t numel = io_detail::checked_numel(file, shape);  // <= 2^60: times 8 fits
   const std::uint64_t bytes = numel * type.itemsize;
   TG_CHECK(IoError, bytes <= in.remaining(), file, ": truncated: header says shape ", to_string(shape), " (",
            bytes, " bytes of data), but ", exact_size ? "only " : "the compressed file can hold at most ",
            in.remaining(), " bytes follow");
   TG_CHECK(IoError, !exact_size || bytes == in.remaining(), file, ": ", in.remaining() - bytes,
            " unexpected bytes after the data of shape ", to_string(shape));
-  Array<T> out(shape);
+  // What the array takes in memory, after widening (u1 read as double: 8 times the stored
+  // bytes), is bounded by what the caller allows, not just by what the file can hold.
+  budget.take<T>(file, shape, io_detail::dtype_name(type));
+  Array<T> out = io_detail::allocate<T>(file, shape);
   io_detail::read_elements(in, type, out.data(), out.size(), "IDX data");
   if (!exact_size) {
     char extra;
@@ -126,19 +121,22 @@ Array<T> read_idx_from(io_detail::Reader& in, bool exact_size) {
 }  // namespace
 
 template <class T>
-Array<T> read_idx(const std::string& path) {
-  io_detail::FileReader file(path);
-  unsigned char head[2] = {0, 0};
-  const std::size_t n = file.read(head, 2);
-  if (n == 2 && head[0] == 0x1f && head[1] == 0x8b) {
-    GzReader gz(path, file.size());
-    return read_idx_from<T>(gz, false);
-  }
-  io_detail::FileReader plain(path);
-  return read_idx_from<T>(plain, true);
+Array<T> read_idx(const std::string& path, const LoadOptions& options) {
+  return io_detail::out_of_memory_is_io_error(path, [&] {
+    io_detail::Budget budget(options);
+    io_detail::FileReader file(path);
+    unsigned char head[2] = {0, 0};
+    const std::size_t n = file.read(head, 2);
+    if (n == 2 && head[0] == 0x1f && head[1] == 0x8b) {
+      GzReader gz(path, file.size());
+      return read_idx_from<T>(gz, false, budget);
+    }
+    io_detail::FileReader plain(path);
+    return read_idx_from<T>(plain, true, budget);
+  });
 }
 
-template Array<float> read_idx<float>(const std::string&);
-template Array<double> read_idx<double>(const std::string&);
+template Array<float> read_idx<float>(const std::string&, const LoadOptions&);
+template Array<double> read_idx<double>(const std::string&, const LoadOptions&);
 
 }  // namespace tapegrad::io

@@ -289,16 +289,10 @@ NpyHeader read_npy_header(Reader& in) {
   NpyHeader h = HeaderParser(text, file).parse();
 
   // Size checks before anything is allocated: numel * itemsize must not overflow and must be
-  // exactly what the file holds after the header.
-  // The product of the non-zero extents is bounded too: xtensor multiplies them into strides even
-  // when another extent is 0 (found by fuzzing: (0, 2^32, 2^32) overflowed a signed stride).
-  std::uint64_t numel = 1, extent = 1;
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / 8;
-  for (auto d : h.shape) {
-    TG_CHECK(IoError, d == 0 || extent <= limit / d, file, ": shape ", to_string(h.shape), " is too large");
-    if (d != 0) extent *= d;
-    numel *= d;
-  }
+  // exactly what the file holds after the header. checked_numel bounds the product of the
+  // non-zero extents too: xtensor multiplies them into strides even when another extent is 0
+  // (found by fuzzing: (0, 2^32, 2^32) overflowed a signed stride).
+  const std::uint64_t numel = checked_numel(file, h.shape);  // <= 2^60: times 8 fits
   h.data_bytes = numel * h.dtype.itemsize;
   TG_CHECK(IoError, h.data_bytes <= in.remaining(), file, ": truncated: header says shape ", to_string(h.shape),
            " (", h.data_bytes, " bytes of data), but only ", in.remaining(), " bytes follow");
@@ -307,23 +301,108 @@ NpyHeader read_npy_header(Reader& in) {
   return h;
 }
 
+std::string dtype_name(const DType& type) {
+  const char kind = type.kind == Kind::float_ ? 'f' : type.kind == Kind::signed_ ? 'i' : type.kind == Kind::unsigned_ ? 'u' : 'b';
+  return std::string(1, kind) + std::to_string(type.itemsize);
+}
+
+std::size_t checked_numel(const std::string& file, const Shape& shape) {
+  try {
+    return tapegrad::checked_numel(file.c_str(), shape);
+  } catch (const ValueError& e) {
+    throw IoError(e.what());  // the message already starts with the file's name
+  }
+}
+
 template <class T>
-Array<T> read_npy_from(Reader& in) {
-  const NpyHeader h = read_npy_header(in);
+void Budget::take(const std::string& file, const Shape& shape, const std::string& stored, unsigned copies) {
+  // numel <= 2^60 (checked_numel), so numel * sizeof(T) * 2 fits in 64 bits.
+  const std::uint64_t bytes = std::uint64_t(numel(shape)) * sizeof(T) * copies;
+  if (bytes <= left_) {
+    left_ -= bytes;
+    return;
+  }
+  throw IoError(detail::concat(
+      file, ": shape ", to_string(shape), " of ", stored, " read as ", std::is_same_v<T, float> ? "float" : "double",
+      " needs ", bytes, " bytes", copies > 1 ? " (with the copy that transposes its Fortran order)" : "",
+      left_ == max_ ? "" : detail::concat(", more than the ", left_, " bytes left of"),
+      left_ == max_ ? ", more than the limit of " : " the limit of ", max_,
+      " bytes on what one load may allocate (LoadOptions::max_bytes)"));
+}
+
+template <class T>
+Array<T> allocate(const std::string& file, const Shape& shape) {
+  try {
+    return Array<T>(shape);
+  } catch (const std::bad_alloc&) {
+    throw IoError(detail::concat(file, ": out of memory allocating ", std::uint64_t(numel(shape)) * sizeof(T),
+                                 " bytes for an array of shape ", to_string(shape)));
+  }
+}
+
+template <class T>
+Array<T> read_npy_data(Reader& in, const NpyHeader& h, Budget& budget) {
+  const bool transpose = h.fortran_order && h.shape.size() > 1;
+  budget.take<T>(in.name(), h.shape, dtype_name(h.dtype), transpose ? 2 : 1);
   Shape storage = h.shape;
   if (h.fortran_order) std::reverse(storage.begin(), storage.end());
-  Array<T> out(storage);
+  Array<T> out = allocate<T>(in.name(), storage);
   read_elements(in, h.dtype, out.data(), out.size(), "array data");
-  if (h.fortran_order && h.shape.size() > 1) {
-    Array<T> c = xt::transpose(out);
+  if (transpose) {
+    Array<T> c = allocate<T>(in.name(), h.shape);
+    xt::noalias(c) = xt::transpose(out);
     return c;
   }
   return out;
 }
 
 template <class T>
-std::string npy_header(const Shape& shape) {
-  std::string dict = detail::concat("{'descr': '", descr_of<T>(), "', 'fortran_order': False, 'shape': (");
+Array<T> read_npy_from(Reader& in, Budget& budget) {
+  const NpyHeader h = read_npy_header(in);
+  return read_npy_data<T>(in, h, budget);
+}
+
+NpyScalar read_npy_scalar(Reader& in, const NpyHeader& h) {
+  TG_CHECK(IoError, h.data_bytes == h.dtype.itemsize, in.name(), ": expected one element, found shape ",
+           to_string(h.shape));
+  unsigned char b[8];
+  in.read_exact(b, h.dtype.itemsize, "array data");
+  const bool swap = h.dtype.little_endian != host_little_endian() && h.dtype.itemsize > 1;
+  NpyScalar out;
+  const auto set_signed = [&](std::int64_t v) {
+    out.negative = v < 0;
+    // |v| without overflow at INT64_MIN.
+    out.magnitude = v < 0 ? std::uint64_t(0) - std::uint64_t(v) : std::uint64_t(v);
+  };
+  switch (h.dtype.kind) {
+    case Kind::float_:
+      out.is_float = true;
+      out.value = h.dtype.itemsize == 4 ? double(load<float>(b, swap)) : load<double>(b, swap);
+      break;
+    case Kind::signed_:
+      switch (h.dtype.itemsize) {
+        case 1: set_signed(load<std::int8_t>(b, swap)); break;
+        case 2: set_signed(load<std::int16_t>(b, swap)); break;
+        case 4: set_signed(load<std::int32_t>(b, swap)); break;
+        default: set_signed(load<std::int64_t>(b, swap)); break;
+      }
+      break;
+    case Kind::unsigned_:
+      switch (h.dtype.itemsize) {
+        case 1: out.magnitude = load<std::uint8_t>(b, swap); break;
+        case 2: out.magnitude = load<std::uint16_t>(b, swap); break;
+        case 4: out.magnitude = load<std::uint32_t>(b, swap); break;
+        default: out.magnitude = load<std::uint64_t>(b, swap); break;
+      }
+      break;
+    case Kind::bool_: out.magnitude = b[0] != 0 ? 1 : 0; break;
+  }
+  return out;
+}
+
+namespace {
+std::string npy_header_of(const char* descr, const Shape& shape) {
+  std::string dict = detail::concat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (");
   for (std::size_t k = 0; k < shape.size(); ++k) {
     dict += std::to_string(shape[k]);
     if (shape.size() == 1 || k + 1 < shape.size()) dict += shape.size() == 1 ? "," : ", ";
@@ -348,6 +427,18 @@ std::string npy_header(const Shape& shape) {
   }
   return out + dict;
 }
+}  // namespace
+
+template <class T>
+std::string npy_header(const Shape& shape) {
+  return npy_header_of(descr_of<T>(), shape);
+}
+
+std::string npy_int64_bytes(std::int64_t v) {
+  std::string out = npy_header_of(host_little_endian() ? "<i8" : ">i8", Shape{});
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  return out;
+}
 
 template <class T>
 std::string npy_bytes(const Array<T>& a) {
@@ -358,8 +449,14 @@ std::string npy_bytes(const Array<T>& a) {
 
 template void read_elements<float>(Reader&, const DType&, float*, std::size_t, const char*);
 template void read_elements<double>(Reader&, const DType&, double*, std::size_t, const char*);
-template Array<float> read_npy_from<float>(Reader&);
-template Array<double> read_npy_from<double>(Reader&);
+template void Budget::take<float>(const std::string&, const Shape&, const std::string&, unsigned);
+template void Budget::take<double>(const std::string&, const Shape&, const std::string&, unsigned);
+template Array<float> allocate<float>(const std::string&, const Shape&);
+template Array<double> allocate<double>(const std::string&, const Shape&);
+template Array<float> read_npy_data<float>(Reader&, const NpyHeader&, Budget&);
+template Array<double> read_npy_data<double>(Reader&, const NpyHeader&, Budget&);
+template Array<float> read_npy_from<float>(Reader&, Budget&);
+template Array<double> read_npy_from<double>(Reader&, Budget&);
 template std::string npy_header<float>(const Shape&);
 template std::string npy_header<double>(const Shape&);
 template std::string npy_bytes<float>(const Array<float>&);
@@ -368,9 +465,12 @@ template std::string npy_bytes<double>(const Array<double>&);
 }  // namespace io_detail
 
 template <class T>
-Array<T> read_npy(const std::string& path) {
-  io_detail::FileReader in(path);
-  return io_detail::read_npy_from<T>(in);
+Array<T> read_npy(const std::string& path, const LoadOptions& options) {
+  return io_detail::out_of_memory_is_io_error(path, [&] {
+    io_detail::FileReader in(path);
+    io_detail::Budget budget(options);
+    return io_detail::read_npy_from<T>(in, budget);
+  });
 }
 
 template <class T>
@@ -381,8 +481,8 @@ void write_npy(const std::string& path, const Array<T>& a) {
   out.commit();
 }
 
-template Array<float> read_npy<float>(const std::string&);
-template Array<double> read_npy<double>(const std::string&);
+template Array<float> read_npy<float>(const std::string&, const LoadOptions&);
+template Array<double> read_npy<double>(const std::string&, const LoadOptions&);
 template void write_npy<float>(const std::string&, const Array<float>&);
 template void write_npy<double>(const std::string&, const Array<double>&);
 

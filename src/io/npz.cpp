@@ -79,11 +79,13 @@ std::string empty_zip() {
 
 }  // namespace
 
+namespace {
 template <class T>
-StateDict<T> read_npz(const std::string& path) {
+StateDict<T> read_entries(const std::string& path, const LoadOptions& options, const io_detail::NpzEntryHook& hook) {
   // libzip reads through the path; FileReader gives a clear message for a missing file or a
   // directory first, and the size that bounds every entry.
   const std::uint64_t file_size = io_detail::FileReader(path).size();
+  io_detail::Budget budget(options);
   int code = 0;
   std::unique_ptr<zip_t, ZipCloser> za(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
   TG_CHECK(IoError, za != nullptr, path, ": not a readable .npz (zip) archive: ", zip_error_text(code));
@@ -112,14 +114,29 @@ StateDict<T> read_npz(const std::string& path) {
     std::unique_ptr<zip_file_t, FileCloser> f(zip_fopen_index(za.get(), zip_uint64_t(i), 0));
     TG_CHECK(IoError, f != nullptr, where, ": cannot open: ", zip_strerror(za.get()));
     ZipEntryReader in(f.get(), st.size, where);
-    Array<T> a = io_detail::read_npy_from<T>(in);
+    const io_detail::NpyHeader header = io_detail::read_npy_header(in);
+    if (!(hook && hook(name, header, in))) out.emplace_back(name, io_detail::read_npy_data<T>(in, header, budget));
     // The claimed size was checked against the header; a shorter stream was a truncation error
     // above. A longer one (a lying directory) shows as extra bytes here.
     char extra;
     TG_CHECK(IoError, in.read(&extra, 1) == 0, where, ": more data than the archive directory says");
-    out.emplace_back(std::move(name), std::move(a));
   }
   return out;
+}
+}  // namespace
+
+namespace io_detail {
+
+template <class T>
+StateDict<T> read_npz_entries(const std::string& path, const LoadOptions& options, const NpzEntryHook& hook) {
+  return out_of_memory_is_io_error(path, [&] { return read_entries<T>(path, options, hook); });
+}
+
+}  // namespace io_detail
+
+template <class T>
+StateDict<T> read_npz(const std::string& path, const LoadOptions& options) {
+  return io_detail::read_npz_entries<T>(path, options, nullptr);
 }
 
 template <class T>
@@ -129,7 +146,15 @@ void write_npz(const std::string& path, const StateDict<T>& arrays, NpzCompressi
     TG_CHECK(ValueError, !name.empty(), "write_npz: ", path, ": an array has an empty name");
     TG_CHECK(ValueError, names.insert(name).second, "write_npz: ", path, ": the name '", name, "' appears twice");
   }
-  if (arrays.empty()) {
+  std::vector<std::pair<std::string, std::string>> files;
+  files.reserve(arrays.size());
+  for (const auto& [name, a] : arrays) files.emplace_back(name, io_detail::npy_bytes(a));
+  io_detail::write_npz_files(path, files, compression == NpzCompression::deflate);
+}
+
+void io_detail::write_npz_files(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files,
+                                bool deflate) {
+  if (files.empty()) {
     AtomicFile out(path);
     out.write(empty_zip());
     out.commit();
@@ -148,12 +173,8 @@ void write_npz(const std::string& path, const StateDict<T>& arrays, NpzCompressi
   std::unique_ptr<zip_t, ZipCloser> za(zip_open_from_source(buffer, ZIP_TRUNCATE, &error));
   TG_CHECK(IoError, za != nullptr, path, ": cannot create an archive in memory: ", zip_error_strerror(&error));
 
-  // libzip reads the entries' bytes at zip_close: they must live until then.
-  std::vector<std::string> contents;
-  contents.reserve(arrays.size());
-  for (const auto& [name, a] : arrays) {
-    contents.push_back(io_detail::npy_bytes(a));
-    const std::string& bytes = contents.back();
+  // libzip reads the entries' bytes at zip_close: `files` lives until then.
+  for (const auto& [name, bytes] : files) {
     zip_source_t* src = zip_source_buffer(za.get(), bytes.data(), bytes.size(), 0);
     TG_CHECK(IoError, src != nullptr, path, ": ", zip_strerror(za.get()));
     const zip_int64_t idx = zip_file_add(za.get(), (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8);
@@ -161,7 +182,7 @@ void write_npz(const std::string& path, const StateDict<T>& arrays, NpzCompressi
       zip_source_free(src);
       throw IoError(detail::concat(path, ": cannot add '", name, "': ", zip_strerror(za.get())));
     }
-    const zip_int32_t method = compression == NpzCompression::deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+    const zip_int32_t method = deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
     TG_CHECK(IoError,
              zip_set_file_compression(za.get(), zip_uint64_t(idx), method, 0) == 0 &&
                  zip_file_set_mtime(za.get(), zip_uint64_t(idx), kEntryTime, 0) == 0,
@@ -184,8 +205,12 @@ void write_npz(const std::string& path, const StateDict<T>& arrays, NpzCompressi
   out.commit();
 }
 
-template StateDict<float> read_npz<float>(const std::string&);
-template StateDict<double> read_npz<double>(const std::string&);
+template StateDict<float> read_npz<float>(const std::string&, const LoadOptions&);
+template StateDict<double> read_npz<double>(const std::string&, const LoadOptions&);
+template StateDict<float> io_detail::read_npz_entries<float>(const std::string&, const LoadOptions&,
+                                                             const io_detail::NpzEntryHook&);
+template StateDict<double> io_detail::read_npz_entries<double>(const std::string&, const LoadOptions&,
+                                                               const io_detail::NpzEntryHook&);
 template void write_npz<float>(const std::string&, const StateDict<float>&, NpzCompression);
 template void write_npz<double>(const std::string&, const StateDict<double>&, NpzCompression);
 

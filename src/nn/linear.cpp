@@ -11,6 +11,7 @@ template <class T>
 Linear<T>::Linear(const LinearOptions& options, Rng& rng) : options_(options) {
   const std::size_t in = options.in_features(), out = options.out_features();
   TG_CHECK(ValueError, in > 0 && out > 0, "Linear: features must be positive, got (", in, ", ", out, ")");
+  checked_numel("Linear", {in, out});
   weight_ = this->num_own_parameters();
   this->register_parameter("weight", init::he_normal<T>(in, out, rng));
   if (options.bias()) {

@@ -94,7 +94,7 @@ void Adam<T>::step() {
     T* m = this->state(exp_avg_slot_, i).data();
     T* v = this->state(exp_avg_sq_slot_, i).data();
     T* vmax = options_.amsgrad() ? this->state(max_slot_, i).data() : nullptr;
-    this->update_slices(p.value().shape(), [&](std::size_t b, std::size_t e) {
+    this->update_parameter(i, [&](std::size_t b, std::size_t e) {
       if (vmax != nullptr) {
         adam_update<T, true>(w + b, g + b, m + b, v + b, vmax + b, e - b, k);
       } else {

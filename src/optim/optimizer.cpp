@@ -1,7 +1,10 @@
 // The optimizer base: learning rate, step count, state save/restore.
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
+#include "tapegrad/debug.hpp"
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
@@ -47,72 +50,136 @@ std::size_t Optimizer<T>::add_state(const std::string& name) {
 }
 
 template <class T>
-StateDict<T> Optimizer<T>::state_dict() const {
-  StateDict<T> out;
-  out.emplace_back("step", Array<T>(T(steps_)));
+OptimizerState<T> Optimizer<T>::state_dict() const {
+  OptimizerState<T> out;
+  out.step = steps_;
   for (const auto& [name, buffers] : state_) {
-    for (std::size_t i = 0; i < buffers.size(); ++i) out.emplace_back(name + "." + std::to_string(i), buffers[i]);
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      out.buffers.emplace_back(name + "." + std::to_string(i), buffers[i]);
+    }
   }
   return out;
 }
 
-template <class T>
-void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
-  // Every check comes first, and every problem is reported: fixing a checkpoint one error per
-  // run is tedious. Nothing changes unless all checks pass.
-  std::vector<std::string> problems;
-  std::vector<bool> used(state.size(), false);
-  auto find = [&](const std::string& key, const Shape& shape) -> const Array<T>* {
-    const Array<T>* found = nullptr;
-    for (std::size_t k = 0; k < state.size(); ++k) {
-      if (state[k].first != key) continue;
-      if (found != nullptr) {
-        problems.push_back("'" + key + "' appears more than once");
-        continue;
-      }
-      used[k] = true;
-      found = &state[k].second;
-    }
-    if (found == nullptr) {
-      problems.push_back("missing '" + key + "'");
-    } else if (found->shape() != shape) {
-      problems.push_back("'" + key + "' has shape " + to_string(found->shape()) + ", expected " + to_string(shape));
-      found = nullptr;
-    }
-    return found;
-  };
+namespace {
+// The largest step count a checkpoint holds: it stores the count as an int64.
+constexpr std::uint64_t kMaxStep = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+}  // namespace
 
-  const Array<T>* step = find("step", Shape{});
-  if (step != nullptr) {
-    const T s = (*step)();
-    if (!(std::isfinite(s) && s >= T(0) && std::floor(s) == s)) {
-      problems.push_back("'step' must be a non-negative integer, got " + detail::concat(s));
-      step = nullptr;
-    }
+template <class T>
+std::vector<std::string> Optimizer<T>::state_problems(const OptimizerState<T>& state) const {
+  // Every problem is reported: fixing a checkpoint one error per run is tedious.
+  std::vector<std::string> problems;
+  if (state.step > kMaxStep) {
+    problems.push_back(detail::concat("'step' is ", state.step, ", more than 2^63 - 1"));
   }
-  std::vector<std::vector<const Array<T>*>> sources(state_.size());
-  for (std::size_t slot = 0; slot < state_.size(); ++slot) {
+  const StateDict<T>& buffers = state.buffers;
+  std::vector<bool> used(buffers.size(), false);
+  for (const auto& [slot_name, slot] : state_) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
-      sources[slot].push_back(find(state_[slot].first + "." + std::to_string(i), params_[i].shape()));
+      const std::string key = slot_name + "." + std::to_string(i);
+      const Array<T>* found = nullptr;
+      for (std::size_t k = 0; k < buffers.size(); ++k) {
+        if (buffers[k].first != key) continue;
+        if (found != nullptr) {
+          problems.push_back("'" + key + "' appears more than once");
+          continue;
+        }
+        used[k] = true;
+        found = &buffers[k].second;
+      }
+      if (found == nullptr) {
+        problems.push_back("missing '" + key + "'");
+      } else if (found->shape() != params_[i].shape()) {
+        problems.push_back("'" + key + "' has shape " + to_string(found->shape()) + ", expected " +
+                           to_string(params_[i].shape()));
+      }
     }
   }
-  for (std::size_t k = 0; k < state.size(); ++k) {
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
     bool known = used[k];
-    for (std::size_t j = 0; j < k && !known; ++j) known = used[j] && state[j].first == state[k].first;
-    if (!known) problems.push_back("unexpected '" + state[k].first + "'");
+    for (std::size_t j = 0; j < k && !known; ++j) known = used[j] && buffers[j].first == buffers[k].first;
+    if (!known) problems.push_back("unexpected '" + buffers[k].first + "'");
   }
+  return problems;
+}
+
+template <class T>
+void Optimizer<T>::load_state_dict(const OptimizerState<T>& state) {
+  const std::vector<std::string> problems = state_problems(state);
   if (!problems.empty()) {
     std::string message = detail::concat(name_, "::load_state_dict: ", problems.size(),
                                          problems.size() == 1 ? " problem: " : " problems: ");
     for (std::size_t k = 0; k < problems.size(); ++k) message += (k ? "; " : "") + problems[k];
     throw ValueError(message);
   }
-  steps_ = static_cast<std::uint64_t>((*step)());
-  for (std::size_t slot = 0; slot < state_.size(); ++slot) {
-    for (std::size_t i = 0; i < params_.size(); ++i) state_[slot].second[i] = *sources[slot][i];
+  // Every key is present once with its buffer's shape: copying into the existing buffers
+  // allocates nothing and cannot fail half-way.
+  for (auto& [slot_name, slot] : state_) {
+    for (std::size_t i = 0; i < slot.size(); ++i) {
+      const std::string key = slot_name + "." + std::to_string(i);
+      for (const auto& [name, a] : state.buffers) {
+        if (name == key) std::copy(a.data(), a.data() + a.size(), slot[i].data());
+      }
+    }
   }
+  steps_ = state.step;
 }
 
+template <class T>
+std::uint64_t Optimizer<T>::advance() {
+  check_shapes();
+  anomaly_step_ = anomaly_enabled();
+  if (anomaly_step_) {
+    // Copies into buffers kept from the previous step: after the first step, none allocates.
+    backup_steps_ = steps_;
+    backup_values_.resize(params_.size());
+    for (std::size_t i = 0; i < params_.size(); ++i) backup_values_[i] = params_[i].value();
+    std::size_t k = 0;
+    for (const auto& [name, buffers] : state_) k += buffers.size();
+    backup_state_.resize(k);
+    k = 0;
+    for (const auto& [name, buffers] : state_) {
+      for (const auto& b : buffers) backup_state_[k++] = b;
+    }
+  }
+  return ++steps_;
+}
+
+template <class T>
+void Optimizer<T>::check_update(std::size_t i) {
+  const Parameter<T>& p = params_[i];
+  const T* w = p.value().data();
+  const std::size_t size = p.value().size();
+  std::size_t bad = 0;
+  while (bad < size && std::isfinite(w[bad])) ++bad;
+  if (bad == size) return;
+  const T now = w[bad];
+  const T before = backup_values_[i].data()[bad];
+  const T grad = p.has_grad() ? p.grad().data()[bad] : T(0);
+  // Put everything back: the copies have the shapes of the originals (checked by advance()),
+  // so these copies allocate nothing.
+  for (std::size_t j = 0; j < params_.size(); ++j) {
+    const Array<T>& saved = backup_values_[j];
+    std::copy(saved.data(), saved.data() + saved.size(), params_[j].mutable_value().data());
+  }
+  std::size_t k = 0;
+  for (auto& [name, buffers] : state_) {
+    for (auto& b : buffers) {
+      const Array<T>& saved = backup_state_[k++];
+      std::copy(saved.data(), saved.data() + saved.size(), b.data());
+    }
+  }
+  steps_ = backup_steps_;
+  anomaly_step_ = false;
+  const bool already = !std::isfinite(before);
+  throw AnomalyError(detail::concat(
+      "anomaly in ", name_, "::step: parameter ", i, " (shape ", to_string(p.shape()), ") ",
+      already ? "holds " : "became ", now, " at element ", bad,
+      already ? " and was already non-finite before this step" : "", " (value before the step ", before,
+      ", gradient ", grad, ", lr ", lr_, "); the step was undone: every parameter, the optimizer's state and its",
+      " step count are as before it"));
+}
 template <class T>
 void Optimizer<T>::check_shapes() const {
   // Every parameter is checked before any is updated, so a failing step changes nothing; an

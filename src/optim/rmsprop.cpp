@@ -92,7 +92,7 @@ void RMSprop<T>::step() {
     T* v = this->state(square_slot_, i).data();
     T* gavg = centered ? this->state(grad_avg_slot_, i).data() : nullptr;
     T* b = momentum ? this->state(momentum_slot_, i).data() : nullptr;
-    this->update_slices(p.value().shape(), [&](std::size_t lo, std::size_t hi) {
+    this->update_parameter(i, [&](std::size_t lo, std::size_t hi) {
       T* const bl = b != nullptr ? b + lo : nullptr;
       T* const gl = gavg != nullptr ? gavg + lo : nullptr;
       const std::size_t n = hi - lo;

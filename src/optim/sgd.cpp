@@ -30,7 +30,7 @@ void SGD<T>::step() {
     T* w = p.mutable_value().data();
     const T* g = p.grad().data();
     T* b = mu == T(0) ? nullptr : this->state(momentum_slot_, i).data();
-    this->update_slices(p.shape(), [&](std::size_t lo, std::size_t hi) {
+    this->update_parameter(i, [&](std::size_t lo, std::size_t hi) {
       if (b == nullptr) {
         for (std::size_t k = lo; k < hi; ++k) w[k] -= lr * (g[k] + wd * w[k]);
         return;

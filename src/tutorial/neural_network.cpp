@@ -58,12 +58,14 @@ double NumpyRandomState::gauss() {
 }
 
 Array<double> NumpyRandomState::randn(std::size_t rows, std::size_t cols) {
+  checked_numel("NumpyRandomState::randn", {rows, cols});
   Array<double> out = Array<double>::from_shape({rows, cols});
   for (auto& v : out) v = gauss();
   return out;
 }
 
 Array<double> NumpyRandomState::rand(std::size_t rows, std::size_t cols) {
+  checked_numel("NumpyRandomState::rand", {rows, cols});
   Array<double> out = Array<double>::from_shape({rows, cols});
   for (auto& v : out) v = random_sample();
   return out;
@@ -97,6 +99,10 @@ NeuralNetwork<T>::NeuralNetwork(const std::vector<std::size_t>& layer_sizes, Num
   TG_CHECK(ValueError, layer_sizes.size() >= 2, "NeuralNetwork: needs at least two layer sizes, got ",
            layer_sizes.size());
   for (auto n : layer_sizes) TG_CHECK(ValueError, n > 0, "NeuralNetwork: layer sizes must be positive");
+  // Every layer's size before any weight is drawn.
+  for (std::size_t i = 0; i + 1 < layer_sizes.size(); ++i) {
+    checked_numel(("NeuralNetwork: weights[" + std::to_string(i) + "]").c_str(), {layer_sizes[i], layer_sizes[i + 1]});
+  }
   // for i in range(len(layer_sizes) - 1):
   //     w = np.random.randn(layer_sizes[i], layer_sizes[i+1]) * np.sqrt(2.0 / layer_sizes[i])
   //     b = np.zeros((1, layer_sizes[i+1]))

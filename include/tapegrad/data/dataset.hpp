@@ -38,7 +38,7 @@ class Dataset {
   virtual Shape target_shape() const = 0;
   /// Writes examples `indices[0..n)` into `out`, reshaping its arrays to (n, ...). Arrays that
   /// already have that many elements are reused, not reallocated. Throws ValueError for an
-  /// index out of range.
+  /// index out of range, or when (n, ...) has more than kMaxNumel elements (checked_numel).
   virtual void gather(const std::size_t* indices, std::size_t n, Batch<T>& out) const = 0;
   /// Example i, as a batch of one.
   Batch<T> get(std::size_t i) const {

@@ -5,7 +5,7 @@
 ///
 ///     tapegrad::save(model, "model.npz");               // keys layers.0.weight, layers.0.bias, ...
 ///     tapegrad::load(model, "model.npz");               // every name and shape checked first
-///     tapegrad::save(model, optimizer, "train.npz");    // plus optimizer.step, optimizer.exp_avg.0, ...
+///     tapegrad::save(model, optimizer, "train.npz");    // plus optimizer.step (int64), optimizer.exp_avg.0, ...
 ///     tapegrad::load(model, optimizer, "train.npz");    // resume training exactly
 ///
 /// Saving is atomic (a temporary file, fsync, rename): a crash leaves the previous checkpoint
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
@@ -41,12 +42,16 @@ template <class T>
 void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, const std::string& path);
 
 /// Loads the module's parameters from `path`. Entries prefixed "optimizer." are ignored, so a
-/// training checkpoint also serves for inference. Elements are converted to T.
+/// training checkpoint also serves for inference. Elements are converted to T. `options`
+/// bounds what the load may allocate (io::LoadOptions; default 2 GiB).
 template <class T>
-void load(nn::Module<T>& module, const std::string& path);
+void load(nn::Module<T>& module, const std::string& path, const io::LoadOptions& options = {});
 /// Loads the module's parameters and the optimizer's state from `path`. Reports the module's
-/// and the optimizer's problems together; changes neither unless both load.
+/// and the optimizer's problems together; changes neither unless both load. The step count
+/// must be a non-negative integer below 2^63: an int64 as `save` writes it, or, in older
+/// checkpoints, a float holding such an integer exactly.
 template <class T>
-void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path);
+void load(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
+          const io::LoadOptions& options = {});
 
 }  // namespace tapegrad

@@ -6,14 +6,17 @@
 ///
 /// Every field must be a number (std::from_chars syntax: "1", "-2.5e-3", "nan", "inf"), every
 /// row must have as many fields as the header. A bad field or a ragged row is an IoError
-/// naming the file, the line and the column. Blank lines are skipped; "\r\n" line ends are fine;
-/// fields may be surrounded by spaces and by double quotes (no quotes or delimiters inside).
+/// naming the file, the line and the column. Blank lines are skipped; lines end with "\n",
+/// "\r\n" or a lone "\r" (old Mac files); fields may be surrounded by spaces and by double
+/// quotes (no quotes, delimiters or line breaks inside).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tapegrad/arg.hpp"
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 
 namespace tapegrad::io {
 
@@ -24,6 +27,10 @@ struct CsvOptions {
   /// Whether the first line names the columns. Without a header the columns are named "0",
   /// "1", ...
   TAPEGRAD_ARG(bool, header) = true;
+  /// The most memory the load may take, in bytes (default 2 GiB, as LoadOptions): the file,
+  /// read whole, plus the table's values (rows × columns × sizeof(T)). A file that needs more
+  /// is an IoError before the values are allocated.
+  TAPEGRAD_ARG(std::uint64_t, max_bytes) = kDefaultMaxLoadBytes;
 };
 
 /// A numeric table: column names and a (rows, columns) array.

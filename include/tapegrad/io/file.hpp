@@ -8,10 +8,33 @@
 ///     out.write("epoch,loss\n");
 ///     out.commit();   // until here, an existing curves.csv is untouched
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace tapegrad::io {
+
+/// The default of LoadOptions::max_bytes: 2 GiB. Ten times Fashion-MNIST's training images as
+/// float (188 MB), and small enough that a hostile file cannot exhaust the memory of an
+/// ordinary machine: a 1 MB compressed file can expand to 1 GB, or to 8 GB read as double.
+inline constexpr std::uint64_t kDefaultMaxLoadBytes = std::uint64_t(1) << 31;
+
+/// Options of the array loaders: read_npy, read_npz, read_idx, data::load_mnist and
+/// checkpoints' load.
+///
+///     auto x = tapegrad::io::read_npy<float>("big.npy", tapegrad::io::LoadOptions().max_bytes(std::uint64_t(8) << 30));
+struct LoadOptions {
+  /// The most memory, in bytes, the arrays a load returns may take (default 2 GiB): element
+  /// count × sizeof(T), after decompression and after widening (a u1 pixel read as double
+  /// takes 8 bytes), summed over the entries of a .npz. A Fortran-ordered .npy array counts
+  /// twice (it is transposed through a copy). A file that needs more is an IoError naming the
+  /// file, before anything is allocated for it.
+  LoadOptions& max_bytes(std::uint64_t n) {
+    max_bytes_ = n;
+    return *this;
+  }
+  std::uint64_t max_bytes_ = kDefaultMaxLoadBytes;
+};
 
 /// A file written atomically: `commit()` makes it appear at its path, complete; destroying it
 /// without `commit()` (an exception, an early return) deletes the temporary file and leaves

@@ -11,12 +11,16 @@
 #include <string>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 
 namespace tapegrad::io {
 
 /// Reads an IDX file, converting its elements (u8, i8, i16, i32, f32 or f64, big-endian) to T
-/// without scaling. Throws IoError naming the file and what is wrong.
+/// without scaling. Throws IoError naming the file and what is wrong, also when the array would
+/// take more than `options.max_bytes` in memory (default 2 GiB, counted after decompression
+/// and widening: a 1 MB gzipped file of u8 zeros holds 1 GB, 8 GB read as double) or when
+/// memory runs out.
 template <class T>
-Array<T> read_idx(const std::string& path);
+Array<T> read_idx(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace tapegrad::io

@@ -12,12 +12,15 @@
 #include <string>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 
 namespace tapegrad::io {
 
-/// Reads the array of a `.npy` file, converting its elements to T.
+/// Reads the array of a `.npy` file, converting its elements to T. An array that would take
+/// more than `options.max_bytes` in memory (default 2 GiB; a u1 file read as double takes 8
+/// times its size) is an IoError, as is running out of memory.
 template <class T>
-Array<T> read_npy(const std::string& path);
+Array<T> read_npy(const std::string& path, const LoadOptions& options = {});
 
 /// Writes `a` as a `.npy` file (format 1.0, little-endian, C order) that `numpy.load` reads.
 /// Atomic: the file appears complete or not at all (see AtomicFile).

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/io/file.hpp"
 
 namespace tapegrad::io {
 
@@ -21,9 +22,12 @@ enum class NpzCompression {
 };
 
 /// Reads every array of a `.npz` file, keyed by name (the entry name without ".npy"), in the
-/// order of the archive, converting elements to T.
+/// order of the archive, converting elements to T. Arrays that would take more than
+/// `options.max_bytes` in memory together (default 2 GiB, counted after decompression and
+/// widening: a 1 MB archive of u1 zeros holds 1 GB, 4 GB as float) are an IoError before they
+/// are allocated, as is running out of memory.
 template <class T>
-StateDict<T> read_npz(const std::string& path);
+StateDict<T> read_npz(const std::string& path, const LoadOptions& options = {});
 
 /// Writes `arrays` as a `.npz` file; entry `name` becomes `name.npy`. Names must be non-empty
 /// and unique (ValueError otherwise, checked before the file is touched). The archive is built

@@ -21,7 +21,8 @@ struct LinearOptions {
   TAPEGRAD_ARG(bool, bias) = true;
 };
 
-/// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)).
+/// Weights are He-normal (`randn · sqrt(2 / in)`), the bias zeros (shape (1, out)). The
+/// constructor throws ValueError for 0 features or for in · out > kMaxNumel (checked_numel).
 template <class T>
 class Linear : public Module<T> {
  public:

@@ -57,7 +57,7 @@ struct AdamWOptions {
 ///
 /// (With amsgrad, the maximum is taken over the uncorrected v_t, as PyTorch's implementation
 /// does.) State: "exp_avg.<i>" (m), "exp_avg_sq.<i>" (v), "max_exp_avg_sq.<i>" (vmax, with
-/// amsgrad), and "step".
+/// amsgrad), and the step count.
 ///
 ///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
 template <class T>

@@ -5,9 +5,10 @@
 ///     for (...) { opt.zero_grad(); tape.backward(loss); opt.step(); }
 ///
 /// A new optimizer derives from Optimizer, registers its per-parameter state with `add_state`
-/// (one array per parameter, in the order of `parameters()`), and implements `step()`, updating
-/// each parameter through `update_slices` to use every thread as the built-in ones do; saving
-/// and restoring that state then comes for free. The learning rate lives in the base so that
+/// (one array per parameter, in the order of `parameters()`), and implements `step()`: it calls
+/// `advance()` first, then updates each parameter through `update_parameter`, to use every
+/// thread and be checked by anomaly mode as the built-in ones are; saving and restoring that
+/// state then comes for free. The learning rate lives in the base so that
 /// schedules (optim/schedule.hpp) work with every optimizer.
 ///
 /// A parameter that is frozen (`requires_grad() == false`) or received no gradient since the
@@ -28,6 +29,17 @@
 
 namespace tapegrad::optim {
 
+/// An optimizer's state, as `state_dict()` returns it and `load_state_dict()` restores it.
+template <class T>
+struct OptimizerState {
+  /// Steps taken (`step_count()`). An integer, exact at any count (a float would round past
+  /// 2^24); checkpoints store it as an int64 (`optimizer.step`), so at most 2^63 - 1.
+  std::uint64_t step = 0;
+  /// For each registered buffer and each parameter i, "<buffer>.<i>" (e.g. "exp_avg.0",
+  /// "momentum_buffer.2"), i being the parameter's position in `parameters()`.
+  StateDict<T> buffers;
+};
+
 /// The base of every optimizer: the parameters, the learning rate, the step count and the
 /// per-parameter state buffers.
 template <class T>
@@ -37,7 +49,9 @@ class Optimizer {
   Optimizer(std::vector<Parameter<T>> params, double lr) : Optimizer("optimizer", std::move(params), lr) {}
   virtual ~Optimizer() = default;
 
-  /// Applies one update to every parameter from its current gradient.
+  /// Applies one update to every parameter from its current gradient. In anomaly mode
+  /// (AnomalyGuard), an update that makes a parameter NaN or Inf throws AnomalyError and is
+  /// undone (see `update_parameter`).
   virtual void step() = 0;
   /// Resets every parameter's gradient.
   void zero_grad();
@@ -52,17 +66,18 @@ class Optimizer {
   /// The optimizer's name in messages ("Adam", "SGD", ...).
   const char* name() const noexcept { return name_; }
 
-  /// The optimizer's state: "step" (a 0-d array) and, for each registered buffer and each
-  /// parameter i, "<buffer>.<i>" (e.g. "exp_avg.0", "momentum_buffer.2"), i being the
-  /// parameter's position in `parameters()`. Hyperparameters (lr, betas, ...) are not part of
-  /// it: they come from the options and from a schedule. Copies the arrays. (With T = float
-  /// "step" is exact up to 2^24 = 16.7 million steps.)
-  virtual StateDict<T> state_dict() const;
+  /// The optimizer's state: the step count and copies of the per-parameter buffers (see
+  /// OptimizerState). Hyperparameters (lr, betas, ...) are not part of it: they come from the
+  /// options and from a schedule.
+  virtual OptimizerState<T> state_dict() const;
+  /// Every problem `load_state_dict(state)` would report (empty when it would load): missing,
+  /// unexpected, repeated or misshapen buffers, a step count above 2^63 - 1. Changes nothing.
+  virtual std::vector<std::string> state_problems(const OptimizerState<T>& state) const;
   /// Restores a state saved by `state_dict()` of an optimizer of the same kind and options over
-  /// parameters of the same shapes. Key order does not matter. Checks every key and shape first
-  /// and throws one ValueError listing every missing, unexpected or misshapen entry, changing
-  /// nothing; otherwise later steps continue exactly as the saved optimizer's would.
-  virtual void load_state_dict(const StateDict<T>& state);
+  /// parameters of the same shapes. Buffer order does not matter. Checks everything first and
+  /// throws one ValueError listing every problem (`state_problems`), changing nothing;
+  /// otherwise later steps continue exactly as the saved optimizer's would.
+  virtual void load_state_dict(const OptimizerState<T>& state);
 
  protected:
   /// For derived optimizers: `name` prefixes error messages.
@@ -79,9 +94,19 @@ class Optimizer {
   /// count t (1 for the first step), used for bias corrections.
   /// Throws ShapeError, before any update, if a parameter's value no longer has the shape of its
   /// gradient or state (it was replaced after backward() or after the optimizer was made).
-  std::uint64_t advance() {
-    check_shapes();
-    return ++steps_;
+  /// In anomaly mode (AnomalyGuard) it also keeps a copy of every parameter, buffer and the step
+  /// count, which `update_parameter` puts back if the step makes a parameter non-finite.
+  std::uint64_t advance();
+  /// Updates parameter i: runs update(begin, end) over its elements as `update_slices` does.
+  /// In anomaly mode, then checks that every element of the parameter is finite; if one is not,
+  /// puts back every parameter, buffer and the step count as they were before this step's
+  /// `advance()` and throws AnomalyError naming the optimizer, the parameter's index and shape,
+  /// the element, and its value and gradient before the step. The built-in optimizers update
+  /// every parameter through it; a new optimizer should too.
+  template <class F>
+  void update_parameter(std::size_t i, const F& update) {
+    update_slices(params_[i].shape(), update);
+    if (anomaly_step_) check_update(i);
   }
   /// Runs update(begin, end) over the elements of a parameter shaped `shape`, in parallel
   /// ranges of whole rows (kernels::parallel_for_rows over the first axis: the ranges start at
@@ -110,7 +135,13 @@ class Optimizer {
   double lr_;
   std::uint64_t steps_ = 0;
   void check_shapes() const;
+  void check_update(std::size_t i);
   std::vector<std::pair<std::string, std::vector<Array<T>>>> state_;
+  // Anomaly mode: whether this step checks its updates, and the copies it puts back.
+  bool anomaly_step_ = false;
+  std::uint64_t backup_steps_ = 0;
+  std::vector<Array<T>> backup_values_;
+  std::vector<Array<T>> backup_state_;
 };
 
 }  // namespace tapegrad::optim

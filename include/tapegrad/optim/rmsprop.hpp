@@ -39,7 +39,7 @@ struct RMSpropOptions {
 ///     else:      θ ← θ − γ g / (√ṽ_t + ε)
 ///
 /// State: "square_avg.<i>" (v), "momentum_buffer.<i>" (b, when μ > 0), "grad_avg.<i>"
-/// (g^ave, when centered), and "step".
+/// (g^ave, when centered), and the step count.
 template <class T>
 class RMSprop : public Optimizer<T> {
  public:

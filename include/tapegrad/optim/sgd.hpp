@@ -33,7 +33,7 @@ struct SGDOptions {
 ///     θ ← θ − γ g
 ///
 /// With μ = 0 and λ = 0 this is the tutorial's update θ ← θ − γ g. State (with μ > 0):
-/// "momentum_buffer.<i>" (b) and "step".
+/// "momentum_buffer.<i>" (b), and the step count.
 ///
 ///     tapegrad::optim::SGD<float> opt(model.parameters(), SGDOptions(0.1).momentum(0.9).nesterov(true));
 template <class T>

@@ -35,7 +35,8 @@ class NumpyRandomState {
   explicit NumpyRandomState(std::uint32_t seed = 0) { this->seed(seed); }
   /// Re-seeds, dropping a cached Gaussian as NumPy does.
   void seed(std::uint32_t seed);
-  /// `np.random.randn(rows, cols)`: standard normal draws, in row-major order.
+  /// `np.random.randn(rows, cols)`: standard normal draws, in row-major order. Throws
+  /// ValueError when rows · cols exceeds kMaxNumel (as rand does).
   Array<double> randn(std::size_t rows, std::size_t cols);
   /// `np.random.rand(rows, cols)`: uniform draws in [0, 1), in row-major order.
   Array<double> rand(std::size_t rows, std::size_t cols);
