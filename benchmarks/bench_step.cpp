@@ -21,6 +21,7 @@
 #include "tapegrad/losses.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "workloads.hpp"
 

@@ -22,79 +22,6 @@ bool grad_enabled() noexcept { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() noexcept : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
-// ---- the handle table -----------------------------------------------------------------------
-
-namespace detail {
-
-std::atomic<HandleSlot*> g_slot_chunks[kSlotChunks];
-
-namespace {
-constexpr std::uint32_t kSlotsPerChunk = 1u << kSlotChunkBits;
-std::mutex g_slot_mutex;
-std::vector<std::uint32_t> g_free_slots;
-std::uint32_t g_next_slot = 1;  // slot 0 is never handed out: it is the undefined handle's
-}  // namespace
-
-std::uint32_t acquire_slot(void* target) {
-  std::lock_guard<std::mutex> lock(g_slot_mutex);
-  std::uint32_t i;
-  if (!g_free_slots.empty()) {
-    i = g_free_slots.back();
-    g_free_slots.pop_back();
-  } else {
-    TG_CHECK(StateError, g_next_slot / kSlotsPerChunk < kSlotChunks, "too many live tapes and parameters (",
-             g_next_slot, ")");
-    i = g_next_slot++;
-    std::atomic<HandleSlot*>& chunk = g_slot_chunks[i / kSlotsPerChunk];
-    // Chunks are never freed: a handle may read its slot at any time, even after its owner died.
-    if (chunk.load(std::memory_order_relaxed) == nullptr) chunk.store(new HandleSlot[kSlotsPerChunk]);
-  }
-  HandleSlot& s = handle_slot(i);
-  s.born.store(s.stamp.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  s.target.store(target, std::memory_order_relaxed);
-  return i;
-}
-
-void release_slot(std::uint32_t i) noexcept {
-  bump_stamp(i);
-  handle_slot(i).target.store(nullptr, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(g_slot_mutex);
-  g_free_slots.push_back(i);  // may throw bad_alloc only when growing, after a million slots
-}
-
-// ---- buffer pool ----------------------------------------------------------------------------
-
-template <class T>
-Array<T> BufferPool<T>::acquire(const Shape& shape) {
-  const std::size_t n = numel(shape);
-  for (auto& [size, list] : free_) {
-    if (size == n && !list.empty()) {
-      Array<T> a = std::move(list.back());
-      list.pop_back();
-      bytes_ -= n * sizeof(T);
-      a.resize(shape);  // same element count: no reallocation
-      return a;
-    }
-  }
-  return Array<T>(shape);
-}
-
-template <class T>
-void BufferPool<T>::release(Array<T>& a) {
-  const std::size_t n = a.size();
-  if (n == 0 || a.data() == nullptr) return;
-  auto it = std::find_if(free_.begin(), free_.end(), [n](const auto& p) { return p.first == n; });
-  if (it == free_.end()) {
-    free_.emplace_back(n, std::vector<Array<T>>{});
-    it = free_.end() - 1;
-  }
-  it->second.push_back(std::move(a));
-  a = empty_array<T>();
-  bytes_ += n * sizeof(T);
-}
-
-}  // namespace detail
-
 // ---- Var ----------------------------------------------------------------------------------
 
 template <class T>
@@ -218,18 +145,13 @@ Var<T> Tape<T>::bind(const Parameter<T>& p) {
 }
 
 template <class T>
-detail::InputRef<T> Tape<T>::input_ref(const Var<T>& v, const char* op, std::size_t k) {
-  const detail::HandleSlot& s = detail::handle_slot(v.slot_);
-  if (v.slot_ == 0 || s.stamp.load(std::memory_order_relaxed) != v.stamp_) v.invalid(op);
-  if (v.index_ == Var<T>::kParameter) {
-    auto* n = static_cast<Node<T>*>(s.target.load(std::memory_order_relaxed));
-    return {n, v.index_, v.slot_, v.stamp_, n->version};
-  }
-  TG_CHECK(StateError, v.slot_ == slot_, op, ": input ", k, " is recorded on another tape");
-  if (v.index_ >= size_) v.invalid(op);
-  detail::Entry<T>& src = entry(v.index_);
-  if (src.alias == nullptr) return {&src.out, v.index_, 0, 0, 0};
-  // A bound parameter is read, and checked in backward, as the parameter itself.
+void Tape<T>::on_another_tape(const char* op, std::size_t k) {
+  throw StateError(detail::concat(op, ": input ", k, " is recorded on another tape"));
+}
+
+// A bound parameter is read, and checked in backward, as the parameter itself.
+template <class T>
+detail::InputRef<T> Tape<T>::bound(const detail::Entry<T>& src, const char* op, std::size_t k) {
   detail::InputRef<T> ref = src.inputs[0];
   TG_CHECK(StateError, detail::handle_slot(ref.slot).stamp.load(std::memory_order_relaxed) == ref.stamp, op,
            ": input ", k, " is a bound parameter that was destroyed");
@@ -416,20 +338,7 @@ Op<T>::Op(const char* name, const Var<T>* inputs, std::size_t n) : name_(name) {
     detail::ReusedVector<detail::InputRef<T>>& refs = entry_->inputs;
     refs.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
-      const Var<T>& v = inputs[k];
-      detail::Entry<T>* src = nullptr;
-      // The common cases inline: an earlier, unbound value of this tape, in this generation,
-      // and a live parameter.
-      if (v.slot_ == tape_->slot_ && v.stamp_ == tape_->stamp_ && v.index_ < index_ &&
-          (src = &tape_->entry(v.index_))->alias == nullptr) {
-        refs[k] = {&src->out, v.index_, 0, 0, 0};
-      } else if (v.index_ == Var<T>::kParameter && v.slot_ != 0 &&
-                 detail::handle_slot(v.slot_).stamp.load(std::memory_order_relaxed) == v.stamp_) {
-        auto* node = static_cast<Node<T>*>(detail::handle_slot(v.slot_).target.load(std::memory_order_relaxed));
-        refs[k] = {node, v.index_, v.slot_, v.stamp_, node->version};
-      } else {
-        refs[k] = tape_->input_ref(v, name, k);  // bound parameters, and the errors
-      }
+      refs[k] = tape_->input_ref(inputs[k], name, k);
       any_requires = any_requires || refs[k].node->requires_grad;
     }
     entry_->out.requires_grad = any_requires && t_grad_enabled;
@@ -511,7 +420,6 @@ Array<T>& Backward<T>::scratch(const Shape& shape) {
 }
 
 #define TAPEGRAD_TAPE(T)                \
-  template class detail::BufferPool<T>; \
   template class Var<T>;                \
   template class Tape<T>;               \
   template class Op<T>;                 \

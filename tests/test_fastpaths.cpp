@@ -10,6 +10,8 @@
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/random.hpp"

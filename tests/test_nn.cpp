@@ -10,6 +10,8 @@
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
 #include <memory>

@@ -6,6 +6,8 @@
 
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/random.hpp"
 

@@ -11,6 +11,8 @@
 #include "tapegrad/debug.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/rmsprop.hpp"

@@ -9,6 +9,7 @@
 
 #include "optim_testing.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
 
 namespace tapegrad::testing {
 namespace {

@@ -16,6 +16,7 @@
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/kernels.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/rmsprop.hpp"
 #include "tapegrad/optim/sgd.hpp"

@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/pointwise.hpp"
+#include "tapegrad/reduction.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/sequential.hpp"

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/tape.hpp"
 

@@ -14,6 +14,8 @@
 
 #include "tapegrad/arg.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tapegrad {

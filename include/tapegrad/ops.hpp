@@ -57,34 +57,6 @@ Var<T> neg(const Var<T>& x) {
   return affine(x, T(-1), T(0));
 }
 
-// -- activations and elementwise functions ---------------------------------------------------
-
-template <class T>
-Var<T> relu(const Var<T>& x);
-/// 1 / (1 + exp(-x)), finite for every finite x.
-template <class T>
-Var<T> sigmoid(const Var<T>& x);
-template <class T>
-Var<T> tanh(const Var<T>& x);
-template <class T>
-Var<T> exp(const Var<T>& x);
-template <class T>
-Var<T> log(const Var<T>& x);
-
-// -- reductions --------------------------------------------------------------------------------
-
-/// Sum of all elements: a 0-d value.
-template <class T>
-Var<T> sum(const Var<T>& x);
-/// Sum along `axis` (negative counts from the end); `keepdims` keeps it with extent 1.
-template <class T>
-Var<T> sum(const Var<T>& x, int axis, bool keepdims = false);
-/// Mean of all elements: a 0-d value. Throws ValueError for an empty value.
-template <class T>
-Var<T> mean(const Var<T>& x);
-template <class T>
-Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
-
 // -- operators ---------------------------------------------------------------------------------
 
 template <class T>

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "tapegrad/array.hpp"
+#include "tapegrad/buffers.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/handles.hpp"
 
 namespace tapegrad {
 
@@ -40,32 +42,6 @@ class Backward;
 namespace detail {
 struct TapeAccess;  // the debugging layer's read access to a tape's entries (src/debug.cpp)
 
-/// Handles do not point at what they name: they name a slot of this process-wide table, which
-/// points at the tape or parameter and holds its current stamp. A slot lives in a chunk that is
-/// never freed, so reading it is always safe; clearing a tape, or destroying a tape or a
-/// parameter, bumps the stamp, and every handle made before then no longer matches. A slot
-/// freed by one owner continues its stamps for the next, so no old handle can ever match again
-/// (64-bit stamps do not wrap). Checking a handle is two loads and a compare; nothing is
-/// reference-counted per op.
-struct HandleSlot {
-  std::atomic<void*> target{nullptr};
-  std::atomic<std::uint64_t> stamp{1};
-  std::atomic<std::uint64_t> born{1};  // the stamp when the current owner took the slot
-};
-inline constexpr unsigned kSlotChunkBits = 10;
-inline constexpr std::size_t kSlotChunks = std::size_t(1) << 16;  // up to 2^26 live tapes + parameters
-extern std::atomic<HandleSlot*> g_slot_chunks[kSlotChunks];
-inline HandleSlot& handle_slot(std::uint32_t i) noexcept {
-  return g_slot_chunks[i >> kSlotChunkBits].load(std::memory_order_relaxed)[i & ((1u << kSlotChunkBits) - 1)];
-}
-/// Takes a free slot pointing at `target`; its current stamp is `handle_slot(i).stamp`.
-std::uint32_t acquire_slot(void* target);
-/// Invalidates every handle to the slot and frees it.
-void release_slot(std::uint32_t i) noexcept;
-/// Invalidates every handle to the slot, which stays with its owner (Tape::clear).
-inline std::uint64_t bump_stamp(std::uint32_t i) noexcept {
-  return handle_slot(i).stamp.fetch_add(1, std::memory_order_relaxed) + 1;
-}
 }  // namespace detail
 
 /// A value and its gradient. Parameters own one; each tape entry holds one.
@@ -247,40 +223,6 @@ struct InputRef {
   bool is_parameter() const noexcept { return index == 0xffffffffu; }
 };
 
-/// A vector whose storage survives clear(), with a push_back that is a compare and a store
-/// (std::vector's takes a call per element here): an entry's inputs.
-template <class V>
-class ReusedVector {
- public:
-  std::size_t size() const noexcept { return n_; }
-  bool empty() const noexcept { return n_ == 0; }
-  void clear() noexcept { n_ = 0; }
-  V& operator[](std::size_t i) noexcept { return data_[i]; }
-  const V& operator[](std::size_t i) const noexcept { return data_[i]; }
-  V& back() noexcept { return data_[n_ - 1]; }
-  const V* begin() const noexcept { return data_.get(); }
-  const V* end() const noexcept { return data_.get() + n_; }
-  void push_back(const V& v) {
-    if (n_ == capacity_) grow(n_ + 1);
-    data_[n_++] = v;
-  }
-  /// Sets the size to n, keeping the first min(n, size()) elements.
-  void resize(std::size_t n) {
-    if (n > capacity_) grow(n);
-    n_ = std::uint32_t(n);
-  }
-
- private:
-  void grow(std::size_t at_least) {
-    capacity_ = std::uint32_t(std::max<std::size_t>({4, 2 * std::size_t(capacity_), at_least}));
-    std::unique_ptr<V[]> bigger(new V[capacity_]);
-    std::copy(data_.get(), data_.get() + n_, bigger.get());
-    data_ = std::move(bigger);
-  }
-  std::unique_ptr<V[]> data_;
-  std::uint32_t n_ = 0, capacity_ = 0;
-};
-
 /// One recorded op. Entries are reused, position by position, from step to step, and every
 /// container here keeps its capacity and buffers across clear(): a steady loop allocates nothing.
 template <class T>
@@ -297,19 +239,6 @@ struct Entry {
   const Site* site = nullptr;  // the Label active when the op was recorded, if any
 };
 
-/// Buffers returned by a cleared tape, reused by the next step. Keyed by element count:
-/// resizing an xtensor array to another shape of the same size does not reallocate.
-template <class T>
-class BufferPool {
- public:
-  Array<T> acquire(const Shape& shape);
-  void release(Array<T>& a);
-  std::size_t bytes_held() const noexcept { return bytes_; }
-
- private:
-  std::vector<std::pair<std::size_t, std::vector<Array<T>>>> free_;
-  std::size_t bytes_ = 0;
-};
 }  // namespace detail
 
 /// Options for `Tape::backward`.
@@ -395,8 +324,22 @@ class Tape {
   void reset(detail::Entry<T>& e);
   void grow();
   Var<T> handle(std::uint32_t i) const { return Var<T>(slot_, i, generation()); }
-  /// Checks input `k` of op `op` and says where it reads from.
-  detail::InputRef<T> input_ref(const Var<T>& v, const char* op, std::size_t k);
+  /// Checks input `k` of op `op` and says where it reads from: inline, since every op input
+  /// goes through it.
+  TAPEGRAD_ALWAYS_INLINE detail::InputRef<T> input_ref(const Var<T>& v, const char* op, std::size_t k) {
+    const detail::HandleSlot& s = detail::handle_slot(v.slot_);
+    if (s.stamp.load(std::memory_order_relaxed) != v.stamp_) v.invalid(op);
+    if (v.index_ == Var<T>::kParameter) {
+      auto* n = static_cast<Node<T>*>(s.target.load(std::memory_order_relaxed));
+      return {n, v.index_, v.slot_, v.stamp_, n->version};
+    }
+    if (v.slot_ != slot_) on_another_tape(op, k);
+    if (v.index_ >= size_) v.invalid(op);
+    detail::Entry<T>& src = entry(v.index_);
+    return src.alias ? bound(src, op, k) : detail::InputRef<T>{&src.out, v.index_, 0, 0, 0};
+  }
+  [[noreturn]] static void on_another_tape(const char* op, std::size_t k);
+  static detail::InputRef<T> bound(const detail::Entry<T>& src, const char* op, std::size_t k);
   void run_backward(const Var<T>& root, const Array<T>* seed, BackwardOptions options);
 
   // Entries live in fixed-size chunks that are kept across clear(): references to an entry's

@@ -26,6 +26,8 @@
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/pointwise.hpp"
+#include "tapegrad/reduction.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/rmsprop.hpp"

@@ -2,6 +2,7 @@
 
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/pointwise.hpp"
 
 namespace tapegrad::nn {
 

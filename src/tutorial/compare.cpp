@@ -15,6 +15,8 @@
 #include "tapegrad/error.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tutorial/ops.hpp"

@@ -2,6 +2,7 @@
 /// Activation functions as modules, for use in Sequential.
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/pointwise.hpp"
 
 namespace tapegrad::nn {
 

@@ -7,6 +7,8 @@
 ///
 /// `clip` is a user-style op written with the public Op/Backward API (see src/ops_tutorial.cpp).
 #include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
+#include "tapegrad/pointwise.hpp"
 
 namespace tapegrad::tutorial {
 
