@@ -308,7 +308,7 @@ TEST(Gradcheck, ReportsPerInput) {
   EXPECT_NE(r.report().find("input 1"), std::string::npos);
 }
 
-// ---- a user-defined op (examples/softplus.hpp) through the same API --------------------------
+// ---- a user-defined op (examples/softplus.{hpp,cpp}) through the same API --------------------------
 
 #include "softplus.hpp"
 

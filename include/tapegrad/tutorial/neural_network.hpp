@@ -1,6 +1,7 @@
 #pragma once
-/// Layer 7: the tutorial's hand-derived network (`shared/tutorial`, "Building Neural Networks
-/// from Scratch"), ported line by line from its NumPy class. It is the independent reference
+/// The tutorial's hand-derived network ("Building Neural Networks from Scratch", a NumPy
+/// walk-through not shipped here; its class is in tests/reference/tutorial_numpy.py), ported
+/// line by line from its NumPy class. It is the independent reference
 /// that tapegrad's autograd is compared against, so it shares no code with the tape, the ops or
 /// nn: plain xtensor arrays and BLAS products, exactly the arithmetic of the NumPy original.
 ///
