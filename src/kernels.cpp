@@ -5,38 +5,9 @@
 #include <algorithm>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
-
-#include "parallel.hpp"
 #include "tapegrad/error.hpp"
 
-namespace tapegrad {
-
-void set_num_threads(int n) { detail::set_pool_threads(n); }
-
-int num_threads() { return detail::pool_threads(); }
-
-}  // namespace tapegrad
-
 namespace tapegrad::kernels {
-
-// MXCSR bit 15 (FTZ: subnormal results become zero) and bit 6 (DAZ: subnormal inputs read as
-// zero). Every x86-64 processor has both.
-#if defined(__x86_64__)
-namespace {
-constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;
-}
-FlushSubnormals::FlushSubnormals() noexcept : saved_(_mm_getcsr() & (kFlushToZero | kDenormalsAreZero)) {
-  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
-}
-// Only the two mode bits go back: the exception flags raised meanwhile stay raised.
-FlushSubnormals::~FlushSubnormals() { _mm_setcsr((_mm_getcsr() & ~(kFlushToZero | kDenormalsAreZero)) | saved_); }
-#else
-FlushSubnormals::FlushSubnormals() noexcept : saved_(0) {}
-FlushSubnormals::~FlushSubnormals() = default;
-#endif
 
 namespace {
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
