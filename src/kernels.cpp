@@ -3,15 +3,38 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "detail/sgemm.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/version.hpp"
+
+extern "C" {
+// OpenBLAS's own extensions (the library links OpenBLAS; see CMakeLists.txt), declared here so
+// that no other BLAS's cblas.h is needed to compile this file.
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
 
 namespace tapegrad::kernels {
 
 namespace {
+// Products narrower than this (in rows or columns) go to BLAS: they are matrix-vector products
+// in all but name, bound by memory, and the micro-kernel's 8 x 32 tiles would be mostly padding.
+constexpr int kNarrow = 8;
+
+// Float products: tapegrad's own kernel wherever the CPU has AVX2+FMA (src/detail/sgemm.cpp says
+// why), BLAS elsewhere and for narrow products.
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                const float* b, int ldb, float beta, float* c, int ldc) {
+  const detail::SgemmIsa isa = detail::sgemm_isa();
+  if (isa != detail::SgemmIsa::none && m >= kNarrow && n >= kNarrow) {
+    detail::sgemm(isa, ta == CblasTrans, tb == CblasTrans, std::size_t(m), std::size_t(n), std::size_t(k), alpha, a,
+                  std::size_t(lda), b, std::size_t(ldb), beta, c, std::size_t(ldc));
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
@@ -173,12 +196,14 @@ void gemm_slice(const void* context, int part) noexcept {
 
 template <class T>
 void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c) {
-  TG_ASSERT(a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm needs 2-D arrays");
+  TG_CHECK(ShapeError, a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm: needs 2-D arrays, got ",
+           to_string(a.shape()), ", ", to_string(b.shape()), " and C ", to_string(c.shape()));
   const std::size_t m = ta ? a.shape()[1] : a.shape()[0];
   const std::size_t k = ta ? a.shape()[0] : a.shape()[1];
   const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
-  TG_ASSERT((tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n,
-            "gemm shapes ", to_string(a.shape()), " ", to_string(b.shape()), " ", to_string(c.shape()));
+  TG_CHECK(ShapeError, (tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n, "gemm: ",
+           ta ? "A^T " : "A ", to_string(a.shape()), " @ ", tb ? "B^T " : "B ", to_string(b.shape()), " into C ",
+           to_string(c.shape()), ": the shapes do not fit");
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS leaves C untouched here; the product of empty matrices is zero
     if (beta == T(0)) c.fill(T(0));
@@ -261,6 +286,19 @@ void sum_to(const Array<T>& g, Array<T>& out, bool add) {
   }
 }
 
+namespace {
+// The float path, for runtime_info().
+std::string float_kernel() {
+  const detail::SgemmIsa isa = detail::sgemm_isa();
+  if (isa == detail::SgemmIsa::none) {
+    return std::string("BLAS (this CPU has no AVX2+FMA for tapegrad's kernel)");
+  }
+  std::string s = std::string("tapegrad sgemm, ") + detail::sgemm_isa_name(isa) + " micro-kernels";
+  if (isa != detail::sgemm_cpu_isa()) s += std::string(" (chosen; the CPU has ") + detail::sgemm_isa_name(detail::sgemm_cpu_isa()) + ")";
+  return s + ", BLAS below " + std::to_string(kNarrow) + " rows or columns";
+}
+}  // namespace
+
 template void gemm<float>(bool, bool, float, const Array<float>&, const Array<float>&, float, Array<float>&);
 template void gemm<double>(bool, bool, double, const Array<double>&, const Array<double>&, double, Array<double>&);
 template void sum_to<float>(const Array<float>&, Array<float>&, bool);
@@ -269,3 +307,19 @@ template void column_sums<float>(const float*, std::size_t, std::size_t, float*,
 template void column_sums<double>(const double*, std::size_t, std::size_t, double*, bool);
 
 }  // namespace tapegrad::kernels
+
+namespace tapegrad {
+
+std::string runtime_info() {
+  std::string info = std::string("tapegrad ") + version() + "\n";
+  info += "float products: " + kernels::float_kernel() + "\n";
+  info += std::string("double products: ") + openblas_get_config() + " (" + openblas_get_corename() + " kernels)\n";
+  info += "products of up to " + std::to_string(kernels::kSmallGemm) + " multiply-adds: plain loops\n";
+  info += "threads: " + std::to_string(num_threads()) + " (tapegrad's pool; BLAS single-threaded)\n";
+  if (const char* coretype = std::getenv("OPENBLAS_CORETYPE")) {
+    info += std::string("OPENBLAS_CORETYPE=") + coretype + " (OpenBLAS uses these kernels whatever the CPU)\n";
+  }
+  return info;
+}
+
+}  // namespace tapegrad
