@@ -21,16 +21,40 @@ char* openblas_get_corename(void);
 namespace tapegrad::kernels {
 
 namespace {
-// Products narrower than this (in rows or columns) go to BLAS: they are matrix-vector products
-// in all but name, bound by memory, and the micro-kernel's 8 x 32 tiles would be mostly padding.
-constexpr int kNarrow = 8;
+// A product with one row or one column of C is a matrix-vector product: gemv. OpenBLAS 0.3.21's
+// sgemm mallocs a buffer on every call for 1-3 columns with its SkylakeX/Cooperlake kernels
+// (measured; gemv does not), and a register tile would be mostly padding there.
+void gemv(int m, int n, int k, float alpha, const float* a, int lda, bool ta, const float* b, int ldb, bool tb,
+          float beta, float* c, int ldc) {
+  if (n == 1) {  // c[:, 0] = op(A) · op(B)[:, 0]
+    cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, alpha, a, lda, b, tb ? 1 : ldb,
+                beta, c, ldc);
+  } else {  // m == 1: c[0, :] = op(B)ᵀ · op(A)[0, :]
+    cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, alpha, b, ldb, a, ta ? lda : 1,
+                beta, c, 1);
+  }
+}
+void gemv(int m, int n, int k, double alpha, const double* a, int lda, bool ta, const double* b, int ldb, bool tb,
+          double beta, double* c, int ldc) {
+  if (n == 1) {
+    cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, alpha, a, lda, b, tb ? 1 : ldb,
+                beta, c, ldc);
+  } else {
+    cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, alpha, b, ldb, a, ta ? lda : 1,
+                beta, c, 1);
+  }
+}
 
 // Float products: tapegrad's own kernel wherever the CPU has AVX2+FMA (src/detail/sgemm.cpp says
-// why), BLAS elsewhere and for narrow products.
+// why), BLAS elsewhere.
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m == 1 || n == 1) {
+    gemv(m, n, k, alpha, a, lda, ta == CblasTrans, b, ldb, tb == CblasTrans, beta, c, ldc);
+    return;
+  }
   const detail::SgemmIsa isa = detail::sgemm_isa();
-  if (isa != detail::SgemmIsa::none && m >= kNarrow && n >= kNarrow) {
+  if (isa != detail::SgemmIsa::none) {
     detail::sgemm(isa, ta == CblasTrans, tb == CblasTrans, std::size_t(m), std::size_t(n), std::size_t(k), alpha, a,
                   std::size_t(lda), b, std::size_t(ldb), beta, c, std::size_t(ldc));
     return;
@@ -39,6 +63,10 @@ void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, floa
 }
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                const double* b, int ldb, double beta, double* c, int ldc) {
+  if (m == 1 || n == 1) {
+    gemv(m, n, k, alpha, a, lda, ta == CblasTrans, b, ldb, tb == CblasTrans, beta, c, ldc);
+    return;
+  }
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 // Below this many multiply-adds a BLAS call costs more than the arithmetic (argument checks,
@@ -295,7 +323,7 @@ std::string float_kernel() {
   }
   std::string s = std::string("tapegrad sgemm, ") + detail::sgemm_isa_name(isa) + " micro-kernels";
   if (isa != detail::sgemm_cpu_isa()) s += std::string(" (chosen; the CPU has ") + detail::sgemm_isa_name(detail::sgemm_cpu_isa()) + ")";
-  return s + ", BLAS below " + std::to_string(kNarrow) + " rows or columns";
+  return s + " (one row or column: BLAS gemv)";
 }
 }  // namespace
 

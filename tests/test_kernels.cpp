@@ -45,7 +45,8 @@ struct Dims {
   const char* what;
 };
 
-// kSmallGemm = 4096 multiply-adds (src/kernels.cpp) separates the loops from the kernels;
+// kSmallGemm = 4096 multiply-adds (src/kernels.cpp) separates the loops from the kernels; one
+// row or column of C is a gemv;
 // kParallelGemm = 2^21 is where two threads cut a product. The blocking of src/detail/sgemm.cpp:
 // tiles of 8 x 32 (AVX-512; 16 x 16 when n <= 16) and 6 x 16 (AVX2), k blocks of at most 384
 // (AVX-512) or 256 (AVX2), column blocks of 480 or 160, row blocks of 1536.
@@ -56,12 +57,17 @@ const Dims kShapes[] = {
     {37, 53, 71, "small: partial tiles in both directions"},
     {64, 128, 128, "small: whole tiles"},
     {50, 10, 70, "small: n <= 16, the narrow tile"},
-    {40, 5, 90, "small: n < 8, BLAS"},
-    {5, 60, 90, "small: m < 8, BLAS"},
+    {40, 3, 90, "small: three columns, the narrow tile"},
+    {5, 60, 90, "small: five rows, a partial tile"},
+    {70, 1, 90, "small: one column, gemv"},
+    {1, 60, 90, "small: one row, gemv"},
+    {1, 1, 500, "small: a dot product"},
     {40, 500, 400, "large: two column blocks, two k blocks, rows cut at two threads"},
     {1600, 48, 40, "large: two row blocks, rows cut"},
     {20, 600, 200, "large: columns cut at two threads"},
     {30, 40, 2000, "large: inner dimension cut at two threads, six k blocks"},
+    {3000, 1, 800, "large: one column, rows cut, gemv per slice"},
+    {1, 3000, 800, "large: one row, columns cut, gemv per slice"},
 };
 
 // The product in long double, and sum |a||b| per element (the scale of its rounding error).
