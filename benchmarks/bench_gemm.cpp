@@ -136,6 +136,8 @@ void BM_Sgemm(benchmark::State& state, Shape s, Sgemm f) {
   const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
   state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["allocs_per_call"] = double(after.count - before.count) / double(state.iterations());
+  state.SetLabel(std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) + (s.ta ? " Aᵀ" : "") +
+                 (s.tb ? " Bᵀ" : ""));
 }
 
 #if defined(__x86_64__)

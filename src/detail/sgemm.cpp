@@ -2,12 +2,16 @@
 // (Van Zee and van de Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality",
 // 2015), written for row-major C:
 //
-//   for each block of nb columns of C            (the packed block of op(B) stays in L2)
-//     for each block of kc of the inner dimension
-//       pack op(B)[kc x nb] into strips of NR columns
-//       for each strip of MR rows of C           (the packed strip of op(A) stays in L1)
-//         pack op(A)[MR x kc]
-//         for each strip of NR columns: the micro-kernel, MR x NR of C in registers
+//   for each block of mb rows of C (all of them, up to 1536)
+//     for each block of kc of the inner dimension (beta for the first, then accumulate)
+//       pack op(A)[mb x kc] into strips of MR rows    (the panel: packed once, read from L2/L3)
+//       for each block of nb columns of C
+//         pack op(B)[kc x nb] into strips of NR columns  (the block: stays in L2)
+//         for each strip of MR rows                   (stays in L1 for the next loop)
+//           for each strip of NR columns: the micro-kernel, MR x NR of C in registers
+//
+// so that each operand is packed once for the shapes of training (up to 1536 rows), and each
+// B block is reused by every strip of A.
 //
 // Packing makes every operand layout (either transpose) look the same to the micro-kernel and
 // pads the edges with zeros, so the micro-kernel always runs whole tiles; only its stores are
@@ -37,11 +41,13 @@ namespace tapegrad::detail {
 
 namespace {
 
-// Register tiles and cache blocks. AVX-512: 12 rows x 2 vectors of 16 = 24 accumulators of the
-// 32 registers; kc = 384 keeps the A strip (12 x 384 floats, 18 KiB) in a 32 KiB L1 and the B
-// block (384 x 480 floats, 720 KiB) in a 1 MiB L2. AVX2: 6 x 2 vectors of 8 = 12 accumulators of
-// 16 registers, and a B block (256 x 160, 160 KiB) for a 256 KiB L2. These are BLIS's tile shapes
-// for SkylakeX and Haswell; the block sizes were tuned on the AVX-512 VM (benchmarks/README.md).
+// Register tiles and cache blocks. AVX-512: 8 rows x 2 vectors of 16 = 16 accumulators, so that
+// batches of 64, 128, 256 are whole tiles (12 rows, BLIS's SkylakeX shape, wasted a ninth of a
+// 64-row product and was no faster on larger ones; nor were 14 rows, or 3 vectors); kc = 384 keeps
+// the A strip (8 x 384 floats, 12 KiB) in a 32 KiB L1 and the B block (384 x 480 floats, 720 KiB)
+// in a 1 MiB L2. Products of at most 16 columns take one vector and 16 rows instead. AVX2: 6 x 2
+// vectors of 8 = 12 of its 16 registers, a B block (256 x 160, 160 KiB) for a 256 KiB L2 (BLIS's
+// Haswell shape). Block sizes within 5% of each other were not told apart on the noisy VM.
 struct Avx512Tile {
   static constexpr std::size_t MR = 8, NR = 32, KC = 384, NB = 480, MB = 1536;
 };
@@ -67,7 +73,7 @@ constexpr std::size_t b_floats() {
 }
 
 // The packing buffers of one thread: allocated on its first product, then reused, so that a
-// training step allocates nothing. Sized for the larger tile set (1.5 MiB).
+// training step allocates nothing. Sized for the largest tile set: 3 MiB per thread that multiplies.
 struct Buffers {
   static constexpr std::size_t kA = std::max({a_floats<Avx512Tile>(), a_floats<Avx512NarrowTile>(), a_floats<Avx2Tile>()});
   static constexpr std::size_t kB = std::max({b_floats<Avx512Tile>(), b_floats<Avx512NarrowTile>(), b_floats<Avx2Tile>()});
@@ -115,7 +121,8 @@ void transpose_panel_scalar(const float* src, std::size_t ld, std::size_t rows, 
 }
 
 // The A panel: rows i0 .. i0 + mb of op(A), columns p0 .. p0 + kc, as strips of MR rows, strip s
-// at dst + s * MR * kc with strip[p * MR + i] = op(A)[i0 + s*MR + i][p0 + p]; rows past mb are 0.
+// at dst + s * strip_stride(kc, MR) with strip[p * MR + i] = op(A)[i0 + s*MR + i][p0 + p]; rows
+// past mb are 0.
 template <std::size_t MR>
 void pack_a(TransposePanel transpose, bool ta, const float* a, std::size_t lda, std::size_t i0, std::size_t mb, std::size_t p0,
             std::size_t kc, float* dst) {
@@ -139,8 +146,8 @@ void pack_a(TransposePanel transpose, bool ta, const float* a, std::size_t lda, 
 }
 
 // The B block: rows p0 .. p0 + kc of op(B), columns j0 .. j0 + nb, as strips of NR columns, strip
-// s at dst + s * NR * kc with strip[p * NR + j] = op(B)[p0 + p][j0 + s*NR + j]; columns past nb
-// are 0.
+// s at dst + s * strip_stride(kc, NR) with strip[p * NR + j] = op(B)[p0 + p][j0 + s*NR + j];
+// columns past nb are 0.
 template <std::size_t NR>
 void pack_b(TransposePanel transpose, bool tb, const float* b, std::size_t ldb, std::size_t p0, std::size_t kc, std::size_t j0,
             std::size_t nb, float* dst) {
