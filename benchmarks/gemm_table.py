@@ -16,9 +16,15 @@ for path in sys.argv[1:]:
     suffix = re.search(r"-([A-Za-z0-9]+)\.json$", os.path.basename(path))
     with open(path) as f:
         data = json.load(f)
+    # With --benchmark_repetitions, the median of the repetitions; else the single run.
+    medians = {b["run_name"] for b in data["benchmarks"] if b.get("aggregate_name") == "median"}
     for b in data["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration":
+        name = b.get("run_name", b["name"])
+        if name in medians and b.get("aggregate_name") != "median":
             continue
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        b = dict(b, name=name)
         if b["name"].startswith("BM_Peak"):
             peak = peak or b
             continue
