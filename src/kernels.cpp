@@ -102,7 +102,8 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
 // thread and packing the shared operand twice cost more than the second core saves.
 constexpr std::size_t kParallelGemm = std::size_t(1) << 21;
 // A slice of C spans at least this many rows (or columns), and starts at a multiple of it, so
-// that it is made of whole register tiles of OpenBLAS's kernels.
+// that it is made of whole register tiles (8 x 32 in tapegrad's float kernel; OpenBLAS's are
+// 16 wide at most).
 constexpr std::size_t kSliceAlign = 16;
 
 // How a product is cut among threads. Rows and columns cut C, so slices are independent. The
@@ -120,9 +121,10 @@ T* partials(std::size_t size) {
   return buffer.data();
 }
 
-// One product, cut into one slice per thread; each slice is an independent single-threaded BLAS
-// call on sub-matrices of A, B and C. OpenBLAS picks kernels by each call's sizes, and an inner
-// cut adds partial sums in another order, so a float C may differ in its last bits from the
+// One product, cut into one slice per thread; each slice is an independent single-threaded kernel
+// call on sub-matrices of A, B and C. A kernel blocks k by each call's sizes (tapegrad's into
+// equal blocks of at most 384, OpenBLAS's its own way), and an inner cut adds partial sums in
+// another order, so a float C may differ in its last bits from the
 // one-call product (fixed for a given thread count; tests/test_parallel.cpp bounds the difference).
 template <class T>
 struct GemmJob {

@@ -10,9 +10,9 @@ namespace tapegrad {
 /// Sets the number of threads tapegrad computes on, the calling thread included: large matrix
 /// products are cut into that many slices, and large elementwise loops (`parallel_for`) into
 /// that many ranges. The default is OpenBLAS's: the OPENBLAS_NUM_THREADS environment variable,
-/// else one per core. tapegrad's workers call OpenBLAS single-threaded (it sets OpenBLAS's own
-/// pool to one thread before its first product), so `n` = the number of cores uses the machine
-/// without oversubscription. `n` < 1 means 1.
+/// else one per core. Each slice runs single-threaded: tapegrad's float kernel starts no thread,
+/// and tapegrad sets OpenBLAS's own pool to one thread before its first product, so `n` = the
+/// number of cores uses the machine without oversubscription. `n` < 1 means 1.
 void set_num_threads(int n);
 /// The number of threads tapegrad computes on.
 int num_threads();
