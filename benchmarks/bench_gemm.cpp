@@ -53,6 +53,11 @@ struct Shape {
 // conv(32→64) after 2x2 pooling is (128·14·14) x 64 x 288; their backward as above.
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> s = {
+      // XOR [2, 4, 1], batch 4: tapegrad runs these as plain loops (kernels::gemm's small path);
+      // the libraries' columns are their call overhead
+      {"xor_fwd1", 4, 4, 2, false, false},
+      {"xor_dw1", 2, 4, 4, true, false},
+      {"xor_dx2", 4, 4, 1, false, true},
       // large MLP [784, 1024, 1024, 1], batch 256
       {"large_fwd1", 256, 1024, 784, false, false},
       {"large_fwd2", 256, 1024, 1024, false, false},
