@@ -155,6 +155,9 @@ void pack_b(TransposePanel transpose, bool tb, const float* b, std::size_t ldb, 
   if (!tb) {  // B is k x n: row p of B holds op(B)[p][j0 .. j0 + nb] contiguously
     for (std::size_t p = 0; p < kc; ++p) {
       const float* src = b + (p0 + p) * ldb + j0;
+      if (p + 4 < kc) {  // each row is on another page, where the hardware's prefetch stops
+        for (std::size_t j = 0; j < nb; j += 16) __builtin_prefetch(src + 4 * ldb + j);
+      }
       for (std::size_t s = 0; s < full; ++s) {
         float* d = dst + s * strip_stride(kc, NR) + p * NR;
         for (std::size_t j = 0; j < NR; ++j) d[j] = src[s * NR + j];
