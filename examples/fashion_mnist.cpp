@@ -42,6 +42,7 @@ struct Config {
   int threads = 0;
   bool standardize = true;
   std::string schedule = "cosine";
+  bool verbose = false;
 };
 
 // Accuracy of the model on a whole dataset, evaluated in chunks without recording.
@@ -83,6 +84,7 @@ void plot(const std::string& dir) {
 int run(const Config& cfg) {
   using clock = std::chrono::steady_clock;
   if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
+  if (cfg.verbose) std::cout << tg::runtime_info() << std::flush;  // what runs the products, and on how many threads
   auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_subset);
   auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_subset);
   tg::data::Standardizer<float> scaler;
@@ -187,6 +189,7 @@ int main(int argc, char** argv) {
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
   app.add_option("--threads", cfg.threads, "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core)")
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--verbose", cfg.verbose, "Print what runs the matrix products (kernel, instruction set, threads) first");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(cfg);

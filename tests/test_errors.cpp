@@ -704,6 +704,12 @@ TEST_F(Errors, E69_BatchSizeNearSizeMax) {
   }
 }
 
+TEST_F(Errors, E70_GemmShapesDoNotFit) {
+  Array<double> c = Array<double>::from_shape({3, 3});  // x·w is (4, 3)
+  expect<tg::ShapeError>([&] { tg::kernels::gemm<double>(false, false, 1.0, x.value(), w.value(), 0.0, c); },
+                         {"gemm", "(4, 2)", "(2, 3)", "(3, 3)"});
+}
+
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {
   tg::Tape<float> tape;
   auto a = tape.constant(Array<float>{1.f, 2.f});

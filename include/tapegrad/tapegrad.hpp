@@ -16,6 +16,7 @@
 #include "tapegrad/io/npy.hpp"
 #include "tapegrad/io/npz.hpp"
 #include "tapegrad/kernels.hpp"
+#include "tapegrad/parallel.hpp"
 #include "tapegrad/losses.hpp"
 #include "tapegrad/metrics.hpp"
 #include "tapegrad/nn/activation.hpp"
