@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/gemm_serial.hpp"
 #include "detail/sgemm.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/version.hpp"
@@ -328,6 +329,38 @@ std::string float_kernel() {
   return s + " (one row or column: BLAS gemv)";
 }
 }  // namespace
+
+}  // namespace tapegrad::kernels
+
+namespace tapegrad::detail {
+
+template <class T>
+void gemm_serial(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // the product of empty matrices is zero; BLAS would leave C untouched
+    for (std::size_t i = 0; i < m; ++i) {
+      T* ci = c + i * ldc;
+      for (std::size_t j = 0; j < n; ++j) ci[j] = beta == T(0) ? T(0) : beta * ci[j];
+    }
+    return;
+  }
+  if (m * n * k <= kernels::kSmallGemm) {
+    kernels::small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  kernels::gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+                     int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+template void gemm_serial<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,
+                                 const float*, std::size_t, float, float*, std::size_t);
+template void gemm_serial<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
+                                  std::size_t, const double*, std::size_t, double, double*, std::size_t);
+
+}  // namespace tapegrad::detail
+
+namespace tapegrad::kernels {
 
 template void gemm<float>(bool, bool, float, const Array<float>&, const Array<float>&, float, Array<float>&);
 template void gemm<double>(bool, bool, double, const Array<double>&, const Array<double>&, double, Array<double>&);
