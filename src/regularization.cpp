@@ -100,6 +100,40 @@ Var<T> dropout(const Var<T>& x, double p, Rng& rng) {
 }
 
 template <class T>
+Var<T> dropout2d(const Var<T>& x, double p, Rng& rng) {
+  check_p(p);
+  if (p == 0) return x;
+  Op<T> op("dropout2d", {x});
+  const Array<T>& xv = op.input(0);
+  TG_CHECK(ShapeError, xv.dimension() == 3 || xv.dimension() == 4, "dropout2d: input ", to_string(xv.shape()),
+           " must be 3-D (C, H, W) or 4-D (N, C, H, W)");
+  const std::size_t planes = xv.dimension() == 4 ? xv.shape()[0] * xv.shape()[1] : xv.shape()[0];
+  const std::size_t plane = planes == 0 ? 0 : xv.size() / planes;
+  Array<T>& mask = op.save(0, {planes});
+  const T keep = p < 1 ? T(1 / (1 - p)) : T(0);
+  for (std::size_t c = 0; c < planes; ++c) mask.data()[c] = rng.uniform01() < p ? T(0) : keep;
+  Array<T>& y = op.output(xv.shape());
+  for (std::size_t c = 0; c < planes; ++c) {
+    const T m = mask.data()[c];
+    const T* xp = xv.data() + c * plane;
+    T* yp = y.data() + c * plane;
+    for (std::size_t i = 0; i < plane; ++i) yp[i] = xp[i] * m;
+  }
+  return op.finish([](Backward<T>& b) {
+    if (!b.needs_grad(0)) return;
+    const Array<T>& mask = b.saved(0);
+    const std::size_t planes = mask.size(), plane = planes == 0 ? 0 : b.grad_out().size() / planes;
+    auto t = b.grad_target(0);
+    const T* g = b.grad_out().data();
+    T* d = t.grad.data();
+    for (std::size_t c = 0; c < planes; ++c) {
+      const T m = mask.data()[c];
+      for (std::size_t i = c * plane; i < (c + 1) * plane; ++i) d[i] = (t.add ? d[i] : T(0)) + g[i] * m;
+    }
+  });
+}
+
+template <class T>
 Var<T> dropout_with_mask(const Var<T>& x, const Array<detail::scalar_t<T>>& mask) {
   return masked("dropout_with_mask", x, mask);
 }
@@ -111,6 +145,7 @@ Var<T> dropout_with_mask(const Var<T>& x, const Array<detail::scalar_t<T>>& mask
   template Var<T> l1_penalty(Tape<T>&, const std::vector<Parameter<T>>&);               \
   template Array<T> dropout_mask(const Shape&, double, Rng&);                           \
   template Var<T> dropout(const Var<T>&, double, Rng&);                                 \
+  template Var<T> dropout2d(const Var<T>&, double, Rng&);                               \
   template Var<T> dropout_with_mask(const Var<T>&, const Array<detail::scalar_t<T>>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -184,5 +184,51 @@ TEST(DropoutModule, InASequentialFollowsTheModelsMode) {
   EXPECT_NE(net.forward(x).value(), net.forward(x).value());
 }
 
+// ---- dropout2d ------------------------------------------------------------------------------------
+
+TEST(Dropout2d, WholeChannelsDroppedOneDrawEach) {
+  Rng rng(4);
+  Parameter<double> x(Array<double>(xt::ones<double>({8, 16, 3, 3})));
+  Tape<double> tape;
+  auto y = dropout2d(tape.bind(x), 0.5, rng);
+  // One uniform draw per (image, channel), in order; a dropped channel is all zeros, a kept one 2.
+  Rng replay(4);
+  std::size_t dropped = 0;
+  for (std::size_t c = 0; c < 8 * 16; ++c) {
+    const bool drop = replay.uniform01() < 0.5;
+    dropped += drop;
+    for (std::size_t i = 0; i < 9; ++i) EXPECT_EQ(y.value().data()[c * 9 + i], drop ? 0.0 : 2.0);
+  }
+  EXPECT_GT(dropped, 30u);
+  EXPECT_LT(dropped, 98u);
+  const Array<double> yv = y.value();
+  tape.backward(sum(y));
+  EXPECT_EQ(x.grad(), yv);  // the same mask in backward
+  // Unbatched (C, H, W): one draw per channel.
+  auto u = dropout2d(tape.constant(Array<double>(xt::ones<double>({5, 2, 2}))), 0.5, rng);
+  for (std::size_t c = 0; c < 5; ++c) EXPECT_EQ(u.value()(c, 0, 0), u.value()(c, 1, 1));
+  EXPECT_THROW(dropout2d(tape.constant(kX), 0.5, rng), ShapeError);
+  EXPECT_THROW(dropout2d(u, 1.5, rng), ValueError);
+  const auto r = gradcheck(
+      [](const Vs& v) {
+        Rng fixed(3);
+        return dropout2d(tanh(v[0]), 0.3, fixed);
+      },
+      {Array<double>(xt::ones<double>({2, 3, 2, 2}) * 0.3)});
+  EXPECT_TRUE(r.ok) << r.report();
+}
+
+TEST(Dropout2dModule, IdentityInEvalMode) {
+  Rng rng(5);
+  nn::Dropout2d<float> drop(0.25, rng);
+  Tape<float> tape;
+  auto x = tape.constant(Array<float>(xt::ones<float>({4, 8, 2, 2})));
+  drop.eval();
+  EXPECT_EQ(drop.forward(x).index(), x.index());
+  drop.train();
+  for (float v : drop.forward(x).value()) EXPECT_TRUE(v == 0.f || v == 1.f / 0.75f);
+  EXPECT_THROW(nn::Dropout2d<float>(-1.0, rng), ValueError);
+}
+
 }  // namespace
 }  // namespace tapegrad

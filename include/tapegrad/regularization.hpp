@@ -42,6 +42,15 @@ Var<T> l1_penalty(Tape<T>& tape, const std::vector<Parameter<T>>& params);
 template <class T>
 Var<T> dropout(const Var<T>& x, double p, Rng& rng);
 
+/// Channel dropout, PyTorch's dropout2d: each channel of each image of x (N, C, H, W) — or of one
+/// image (C, H, W) — is zeroed with probability p, and the others are scaled by 1/(1 − p). One
+/// uniform draw per channel from `rng`, in order; the mask is kept in the tape entry for backward.
+/// p = 0 returns x itself. Throws ValueError for p outside [0, 1], ShapeError for an input that is
+/// not 3-D or 4-D. (PyTorch 1.13 treats a 3-D input as (N, C, L), with a warning that this will
+/// change to (C, H, W); tapegrad takes the (C, H, W) reading.) nn::Dropout2d applies it in training.
+template <class T>
+Var<T> dropout2d(const Var<T>& x, double p, Rng& rng);
+
 /// x · mask with a given mask of x's shape (for dropout with a fixed mask, e.g. in gradcheck,
 /// where the function is evaluated many times and must draw the same mask every time). The
 /// mask is copied into the tape entry. Throws ShapeError if the shapes differ.

@@ -30,4 +30,21 @@ class Dropout : public Module<T> {
   Rng rng_;
 };
 
+/// Channel dropout as a module (PyTorch's Dropout2d): in training mode each channel of each image
+/// is zeroed with probability p and the others scaled by 1/(1 − p) (see tapegrad::dropout2d); the
+/// identity in evaluation mode. Has no parameters.
+template <class T>
+class Dropout2d : public Module<T> {
+ public:
+  /// As Dropout's: the module's own generator is seeded from `rng`. Throws ValueError for p
+  /// outside [0, 1].
+  Dropout2d(double p, Rng& rng);
+  Var<T> forward(const Var<T>& x);
+  double p() const noexcept { return p_; }
+
+ private:
+  double p_;
+  Rng rng_;
+};
+
 }  // namespace tapegrad::nn
