@@ -16,7 +16,9 @@
 #include "tapegrad/conv.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
+#include "detail/conv_direct.hpp"
 #include "detail/gemm_serial.hpp"
 #include "detail/im2col.hpp"
 #include "instantiate.hpp"
@@ -172,6 +174,17 @@ void save_hyper(Op<T>& op, const Size2& stride, const Size2& padding, const Size
 
 // ---- conv2d ----------------------------------------------------------------------------------
 
+// Whether conv2d runs on the direct kernels (few input values per output: see conv_direct.hpp).
+template <class T>
+bool use_direct(const ConvGeometry& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    return detail::direct_conv_applies(g);
+  } else {
+    (void)g;
+    return false;
+  }
+}
+
 // The plan of conv2d for input x and weight w, after every check.
 template <class T>
 ConvPlan conv2d_plan(const char* op, const Array<T>& x, const Array<T>& w, const Array<T>* b, Size2 stride,
@@ -218,6 +231,18 @@ void conv2d_forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T*
   const std::size_t rows = g.rows(), ohw = p.out_plane;
   const bool direct = g.identity();
   for_each_slice(p.parts, p.n, [&](int part, std::size_t begin, std::size_t end) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (use_direct<T>(g)) {
+        for (std::size_t gi = 0; gi < p.groups; ++gi) {
+          detail::direct_conv_forward(x + (begin * p.in_channels() + gi * p.in_g) * p.in_plane,
+                                      p.in_channels() * p.in_plane, w + gi * p.out_g * rows,
+                                      bias ? bias + gi * p.out_g : nullptr, p.out_g, g,
+                                      y + (begin * p.out_channels() + gi * p.out_g) * ohw, p.out_channels() * ohw,
+                                      end - begin);
+        }
+        return;
+      }
+    }
     T* col = cols + std::size_t(part) * rows * ohw;
     for (std::size_t n = begin; n < end; ++n) {
       for (std::size_t gi = 0; gi < p.groups; ++gi) {
@@ -244,13 +269,14 @@ void conv2d_backward(Backward<T>& b) {
   const bool need_x = b.needs_grad(0), need_w = b.needs_grad(1);
   const bool need_b = b.n_inputs() > 2 && b.needs_grad(2);
   const bool direct = g.identity();
+  const bool direct_w = need_w && use_direct<T>(g);  // dW and db on the direct kernels
   const T* x = b.input(0).data();
   const T* w = b.input(1).data();
   const T* dy = b.grad_out().data();
 
   // Column buffers, and partial gradients for every thread but the first, which writes into the
   // gradient itself.
-  T* col = need_w && !direct ? b.scratch({parts, rows, ohw}).data() : nullptr;
+  T* col = need_w && !direct && !direct_w ? b.scratch({parts, rows, ohw}).data() : nullptr;
   T* dcol = need_x && !direct ? b.scratch({parts, rows, ohw}).data() : nullptr;
   const std::size_t w_size = p.out_channels() * rows;
   T* dw_part = need_w && parts > 1 ? b.scratch({parts - 1, w_size}).data() : nullptr;
@@ -275,16 +301,27 @@ void conv2d_backward(Backward<T>& b) {
     T* my_dcol = dcol ? dcol + std::size_t(part) * rows * ohw : nullptr;
     T* my_dw = part == 0 ? dw : dw_part + std::size_t(part - 1) * w_size;
     bool first = true;  // this slice's first image overwrites its partial weight gradient
-    for (std::size_t n = begin; n < end; ++n) {
-      if (need_x && !dx_add) {
-        T* dxn = dx + n * p.in_channels() * p.in_plane;
-        std::fill(dxn, dxn + p.in_channels() * p.in_plane, T(0));
+    if constexpr (std::is_same_v<T, float>) {
+      if (direct_w) {  // the direct kernels add up the slice's images
+        if (!(part == 0 && dw_add)) std::fill(my_dw, my_dw + w_size, T(0));
+        for (std::size_t gi = 0; gi < p.groups; ++gi) {
+          detail::direct_conv_weight_grad(x + (begin * p.in_channels() + gi * p.in_g) * p.in_plane,
+                                          p.in_channels() * p.in_plane,
+                                          dy + (begin * p.out_channels() + gi * p.out_g) * ohw,
+                                          p.out_channels() * ohw, p.out_g, g, my_dw + gi * p.out_g * rows,
+                                          need_b ? db_part + std::size_t(part) * p.out_channels() + gi * p.out_g
+                                                 : nullptr,
+                                          end - begin);
+        }
+        first = false;
       }
+    }
+    for (std::size_t n = begin; n < end; ++n) {
       for (std::size_t gi = 0; gi < p.groups; ++gi) {
         const T* xg = x + (n * p.in_channels() + gi * p.in_g) * p.in_plane;
         const T* dyg = dy + (n * p.out_channels() + gi * p.out_g) * ohw;
         const T* wg = w + gi * p.out_g * rows;
-        if (need_w) {
+        if (need_w && !direct_w) {
           const T* src = xg;
           if (!direct) {
             detail::im2col(xg, g, my_col);
@@ -297,17 +334,19 @@ void conv2d_backward(Backward<T>& b) {
         if (need_x) {
           T* dxg = dx + (n * p.in_channels() + gi * p.in_g) * p.in_plane;
           if (direct) {
-            gemm_serial<T>(true, false, rows, ohw, p.out_g, T(1), wg, rows, dyg, ohw, T(1), dxg, ohw);
+            gemm_serial<T>(true, false, rows, ohw, p.out_g, T(1), wg, rows, dyg, ohw, dx_add ? T(1) : T(0), dxg, ohw);
           } else {
             gemm_serial<T>(true, false, rows, ohw, p.out_g, T(1), wg, rows, dyg, ohw, T(0), my_dcol, ohw);
-            detail::col2im_add(my_dcol, g, dxg);
+            detail::col2im(my_dcol, g, dxg, dx_add);
           }
         }
       }
       first = false;
     }
     if (need_w && first && !(part == 0 && dw_add)) std::fill(my_dw, my_dw + w_size, T(0));  // an empty slice
-    if (need_b) bias_sums(dy, begin, end, p.out_channels(), ohw, db_part + std::size_t(part) * p.out_channels());
+    if (need_b && !direct_w) {
+      bias_sums(dy, begin, end, p.out_channels(), ohw, db_part + std::size_t(part) * p.out_channels());
+    }
   });
 
   if (need_w && parts > 1) add_partials(dw_part, parts - 1, w_size, dw, true);
@@ -326,7 +365,9 @@ Var<T> conv2d_record(Op<T>& op, bool has_bias, Size2 stride, Size2 padding, Size
   const Shape out = p.batched ? Shape{p.n, p.out_channels(), p.geo.oh, p.geo.ow}
                               : Shape{p.out_channels(), p.geo.oh, p.geo.ow};
   Array<T>& y = op.output(out);
-  T* cols = p.geo.identity() ? nullptr : op.save(0, {std::size_t(p.parts), p.geo.rows(), p.out_plane}).data();
+  T* cols = p.geo.identity() || use_direct<T>(p.geo)
+                ? nullptr
+                : op.save(0, {std::size_t(p.parts), p.geo.rows(), p.out_plane}).data();
   save_hyper(op, stride, padding, dilation, groups);
   conv2d_forward<T>(p, x.data(), w.data(), bias ? bias->data() : nullptr, y.data(), cols);
   return op.finish(conv2d_backward<T>);
@@ -397,12 +438,12 @@ void conv_transpose2d_forward(const ConvPlan& p, const T* x, const T* w, const T
         const T* xg = x + (n * p.in_channels() + gi * p.in_g) * hw;
         T* yg = y + (n * p.out_channels() + gi * p.out_g) * p.out_plane;
         const T* wg = w + gi * p.in_g * rows;
-        fill_rows(yg, p.out_g, p.out_plane, bias ? bias + gi * p.out_g : nullptr);
+        if (bias) fill_rows(yg, p.out_g, p.out_plane, bias + gi * p.out_g);
         if (direct) {
-          gemm_serial<T>(true, false, rows, hw, p.in_g, T(1), wg, rows, xg, hw, T(1), yg, hw);
+          gemm_serial<T>(true, false, rows, hw, p.in_g, T(1), wg, rows, xg, hw, bias ? T(1) : T(0), yg, hw);
         } else {
           gemm_serial<T>(true, false, rows, hw, p.in_g, T(1), wg, rows, xg, hw, T(0), col, hw);
-          detail::col2im_add(col, g, yg);
+          detail::col2im(col, g, yg, bias != nullptr);
         }
       }
     }

@@ -242,6 +242,49 @@ TEST(Conv2d, ThreadedBatchMatchesOneThread) {
   expect_near(yd, conv2d_loops(xd, wd, &bd, 1, 1, 1, 2), 1e-3);
 }
 
+// float runs on other kernels than double where they apply: the direct kernels (9, 18, 25 or 27
+// input values per output at stride 1: first layers), the masked-row im2col/col2im (stride 1),
+// and the float GEMM. Their values and gradients against double's, over the shapes each handles.
+TEST(Conv2d, FloatPathsMatchDouble) {
+  struct F {
+    std::size_t n, cin, h, w, cout, k;
+    Size2 padding, dilation;
+    std::int64_t groups;
+  };
+  const std::vector<F> cases = {
+      {3, 1, 28, 28, 8, 3, 1, 1, 1},    // the CNN's first layer: direct
+      {2, 1, 9, 7, 5, 3, 0, 1, 1},      // direct, no padding, odd sizes, planes smaller than 16
+      {2, 2, 11, 21, 4, 3, 1, 2, 1},    // direct, 18 taps, dilated, rows of two chunks
+      {2, 1, 12, 10, 3, 5, 2, 1, 1},    // direct, 25 taps
+      {80, 3, 10, 9, 6, 3, 1, 1, 1},    // direct, 27 taps, a batch cut over threads
+      {2, 6, 14, 14, 4, 3, 1, 1, 2},    // direct per group (3 channels each)
+      {4, 8, 14, 14, 16, 3, 1, 1, 1},   // GEMM with masked-row im2col/col2im
+      {2, 4, 20, 33, 8, 3, {0, 2}, 1, 1},  // rows of three chunks
+  };
+  tg::Rng rng(9);
+  for (const F& c : cases) {
+    SCOPED_TRACE("case " + std::to_string(&c - cases.data()));
+    const Array<double> x = rng.normal<double>({c.n, c.cin, c.h, c.w});
+    const Array<double> w = rng.normal<double>({c.cout, c.cin / std::size_t(c.groups), c.k, c.k});
+    const Array<double> b = rng.normal<double>({c.cout});
+    tg::Parameter<double> xd(x), wd(w), bd(b);
+    tg::Parameter<float> xf(xt::cast<float>(x)), wf(xt::cast<float>(w)), bf(xt::cast<float>(b));
+    tg::Tape<double> td;
+    tg::Tape<float> tf;
+    auto yd = tg::conv2d<double>(td.bind(xd), wd, bd, 1, c.padding, c.dilation, c.groups);
+    auto yf = tg::conv2d<float>(tf.bind(xf), wf, bf, 1, c.padding, c.dilation, c.groups);
+    const Array<double> seed = rng.normal<double>(yd.shape());
+    const Array<double> yfd = xt::cast<double>(yf.value());
+    expect_near(yfd, yd.value(), 1e-4);
+    td.backward(yd, seed);
+    tf.backward(yf, Array<float>(xt::cast<float>(seed)));
+    const Array<double> gx = xt::cast<double>(xf.grad()), gw = xt::cast<double>(wf.grad()), gb = xt::cast<double>(bf.grad());
+    expect_near(gx, xd.grad(), 1e-3);
+    expect_near(gw, wd.grad(), 1e-2 * (1 + xt::amax(xt::abs(wd.grad()))()));
+    expect_near(gb, bd.grad(), 1e-2 * (1 + xt::amax(xt::abs(bd.grad()))()));
+  }
+}
+
 TEST(ConvTranspose2d, HandComputed) {
   tg::Tape<double> tape;
   // Stride 2, a 2×2 kernel of ones: each input value fills its own 2×2 block.

@@ -10,7 +10,6 @@
 // output in NCHW order.
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 namespace tapegrad::detail {
 
@@ -33,6 +32,12 @@ struct ConvGeometry {
 /// [lo, hi), possibly empty.
 inline void inside(std::ptrdiff_t offset, std::size_t stride, std::size_t extent, std::size_t n, std::size_t& lo,
                    std::size_t& hi) {
+  if (stride == 1) {  // no division
+    const std::ptrdiff_t first = offset >= 0 ? 0 : -offset, end = std::ptrdiff_t(extent) - offset;
+    lo = std::min(std::size_t(first), n);
+    hi = std::max(lo, std::min(std::size_t(std::max<std::ptrdiff_t>(end, 0)), n));
+    return;
+  }
   const auto s = std::ptrdiff_t(stride);
   const std::ptrdiff_t first = offset >= 0 ? 0 : (-offset + s - 1) / s;
   const std::ptrdiff_t end = std::ptrdiff_t(extent) - offset <= 0 ? 0 : (std::ptrdiff_t(extent) - offset + s - 1) / s;
@@ -40,9 +45,20 @@ inline void inside(std::ptrdiff_t offset, std::size_t stride, std::size_t extent
   hi = std::max(lo, std::min(std::size_t(std::max<std::ptrdiff_t>(end, 0)), n));
 }
 
-/// col (g.rows() × g.cols()) from image (g.channels × ih × iw).
+/// col (g.rows() × g.cols()) from image (g.channels × ih × iw). Defined in im2col.cpp: on CPUs
+/// with AVX-512, float rows at stride 1 are one masked load and store per 16 values.
 template <class T>
-void im2col(const T* image, const ConvGeometry& g, T* col) {
+void im2col(const T* image, const ConvGeometry& g, T* col);
+
+/// image (g.channels × ih × iw) (+)= the columns of col (g.rows() × g.cols()) added up at the
+/// positions im2col read them from: the adjoint of im2col. `add`: add to the image, else
+/// overwrite it (positions no window reads become 0).
+template <class T>
+void col2im(const T* col, const ConvGeometry& g, T* image, bool add);
+
+/// The portable loops behind im2col and col2im_add (any stride).
+template <class T>
+void im2col_loops(const T* image, const ConvGeometry& g, T* col) {
   const std::size_t ohw = g.oh * g.ow, plane = g.ih * g.iw;
   for (std::size_t c = 0; c < g.channels; ++c) {
     const T* src = image + c * plane;
@@ -59,13 +75,16 @@ void im2col(const T* image, const ConvGeometry& g, T* col) {
         for (std::size_t y = y_lo; y < y_hi; ++y) {
           T* d = dst + y * g.ow;
           const T* s = src + std::size_t(std::ptrdiff_t(y * g.sh) + off_h) * g.iw;
-          std::fill(d, d + x_lo, T(0));
+          // Rows are short (14 values in the CNN's second layer): plain loops, not memcpy/memset
+          // calls, whose call overhead took longer than the copy.
+          for (std::size_t x = 0; x < x_lo; ++x) d[x] = T(0);
           if (g.sw == 1) {
-            if (x_hi > x_lo) std::memcpy(d + x_lo, s + std::ptrdiff_t(x_lo) + off_w, (x_hi - x_lo) * sizeof(T));
+            const T* sx = s + off_w;
+            for (std::size_t x = x_lo; x < x_hi; ++x) d[x] = sx[x];
           } else {
             for (std::size_t x = x_lo; x < x_hi; ++x) d[x] = s[std::ptrdiff_t(x * g.sw) + off_w];
           }
-          std::fill(d + x_hi, d + g.ow, T(0));
+          for (std::size_t x = x_hi; x < g.ow; ++x) d[x] = T(0);
         }
         std::fill(dst + y_hi * g.ow, dst + ohw, T(0));
       }
@@ -73,10 +92,8 @@ void im2col(const T* image, const ConvGeometry& g, T* col) {
   }
 }
 
-/// image (g.channels × ih × iw) += the columns of col (g.rows() × g.cols()) at the positions
-/// im2col read them from: the adjoint of im2col.
 template <class T>
-void col2im_add(const T* col, const ConvGeometry& g, T* image) {
+void col2im_add_loops(const T* col, const ConvGeometry& g, T* image) {
   const std::size_t ohw = g.oh * g.ow, plane = g.ih * g.iw;
   for (std::size_t c = 0; c < g.channels; ++c) {
     T* dst = image + c * plane;
@@ -93,8 +110,8 @@ void col2im_add(const T* col, const ConvGeometry& g, T* image) {
           const T* s = src + y * g.ow;
           T* d = dst + std::size_t(std::ptrdiff_t(y * g.sh) + off_h) * g.iw;
           if (g.sw == 1) {
-            T* dd = d + std::ptrdiff_t(x_lo) + off_w;
-            for (std::size_t x = x_lo; x < x_hi; ++x) dd[x - x_lo] += s[x];
+            T* dx = d + off_w;
+            for (std::size_t x = x_lo; x < x_hi; ++x) dx[x] += s[x];
           } else {
             for (std::size_t x = x_lo; x < x_hi; ++x) d[std::ptrdiff_t(x * g.sw) + off_w] += s[x];
           }
