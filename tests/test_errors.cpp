@@ -668,6 +668,144 @@ TEST_F(Errors, E66_AnomalyInOptimizerStep) {
   for (const auto& [name, a] : opt.state_dict().buffers) EXPECT_TRUE(xt::all(xt::equal(a, 0.0))) << name;
 }
 
+// ---- 300-399: convolutions and pooling (tapegrad/conv.hpp, pooling.hpp, nn/conv.hpp) ---------------
+
+namespace {
+Var<double> zeros_on(tg::Tape<double>& tape, const tg::Shape& shape) {
+  return tape.constant(Array<double>(xt::zeros<double>(shape)));
+}
+}  // namespace
+
+TEST_F(Errors, E300_ConvInputRank) {
+  // Inputs are recorded first: a failing op must leave the tape as it was.
+  auto k = zeros_on(tape, {2, 1, 3, 3});
+  auto img = zeros_on(tape, {1, 1, 5, 5});
+  auto flat = zeros_on(tape, {2, 9});
+  expect<tg::ShapeError>([&] { tg::conv2d(x, k); }, {"conv2d", "input (4, 2)", "3-D (C, H, W) or 4-D (N, C, H, W)"});
+  expect<tg::ShapeError>([&] { tg::conv2d(img, flat); },
+                         {"conv2d", "weight (2, 9)", "4-D (out_channels, in_channels / groups, kH, kW)"});
+}
+
+TEST_F(Errors, E301_ConvChannelsDoNotMatch) {
+  auto img = zeros_on(tape, {2, 3, 8, 8});
+  auto k = zeros_on(tape, {4, 2, 3, 3});
+  expect<tg::ShapeError>([&] { tg::conv2d(img, k); },
+                         {"conv2d", "input (2, 3, 8, 8) has 3 channels", "weight (4, 2, 3, 3) with groups 1 expects 2"});
+}
+
+TEST_F(Errors, E302_ConvChannelsNotDivisibleByGroups) {
+  auto img = zeros_on(tape, {2, 3, 8, 8});
+  auto k = zeros_on(tape, {4, 1, 3, 3});
+  auto img4 = zeros_on(tape, {2, 4, 8, 8});
+  auto k3 = zeros_on(tape, {3, 2, 3, 3});
+  expect<tg::ShapeError>([&] { tg::conv2d(img, k, {}, 1, 0, 1, 2); },
+                         {"conv2d", "(2, 3, 8, 8) has 3 channels", "groups 2 expects 2", "not divisible by groups"});
+  expect<tg::ShapeError>([&] { tg::conv2d(img4, k3, {}, 1, 0, 1, 2); },
+                         {"conv2d", "weight (3, 2, 3, 3) has 3 output channels, not divisible by groups 2"});
+}
+
+TEST_F(Errors, E303_ConvBiasShape) {
+  auto img = zeros_on(tape, {2, 1, 8, 8});
+  auto k = zeros_on(tape, {4, 1, 3, 3});
+  auto bias = zeros_on(tape, {3});
+  expect<tg::ShapeError>([&] { tg::conv2d(img, k, bias); },
+                         {"conv2d", "bias (3,)", "weight (4, 1, 3, 3)", "expected (4,)"});
+}
+
+TEST_F(Errors, E304_ConvKernelLargerThanPaddedInput) {
+  auto img = zeros_on(tape, {1, 1, 2, 2});
+  auto k = zeros_on(tape, {1, 1, 3, 3});
+  auto img5 = zeros_on(tape, {1, 1, 5, 5});
+  expect<tg::ShapeError>([&] { tg::conv2d(img, k); },
+                         {"conv2d", "input (1, 1, 2, 2)", "padded by (0, 0) is 2 x 2", "smaller than the kernel 3 x 3",
+                          "weight (1, 1, 3, 3)"});
+  // Dilation 3 spreads a 3x3 kernel over 7x7.
+  expect<tg::ShapeError>([&] { tg::conv2d(img5, k, {}, 1, 0, 3); },
+                         {"conv2d", "5 x 5", "smaller than the kernel 7 x 7", "dilation (3, 3)"});
+}
+
+TEST_F(Errors, E305_ConvBadStridePaddingDilationGroups) {
+  auto img = zeros_on(tape, {1, 1, 5, 5});
+  auto k = zeros_on(tape, {1, 1, 3, 3});
+  expect<tg::ValueError>([&] { tg::conv2d(img, k, {}, 0); }, {"conv2d", "stride must be positive", "(0, 0)"});
+  expect<tg::ValueError>([&] { tg::conv2d(img, k, {}, 1, {-1, 0}); }, {"conv2d", "padding must be non-negative", "(-1, 0)"});
+  expect<tg::ValueError>([&] { tg::conv2d(img, k, {}, 1, 0, {1, 0}); }, {"conv2d", "dilation must be positive", "(1, 0)"});
+  expect<tg::ValueError>([&] { tg::conv2d(img, k, {}, 1, 0, 1, 0); }, {"conv2d", "groups must be positive", "0"});
+}
+
+TEST_F(Errors, E306_ConvTransposeShapes) {
+  auto img = zeros_on(tape, {2, 3, 4, 4});
+  auto k = zeros_on(tape, {2, 5, 3, 3});
+  auto k3 = zeros_on(tape, {3, 2, 3, 3});
+  auto bias = zeros_on(tape, {3});
+  auto one = zeros_on(tape, {1, 1, 1, 1});
+  expect<tg::ShapeError>([&] { tg::conv_transpose2d(img, k); },
+                         {"conv_transpose2d", "input (2, 3, 4, 4) has 3 channels", "weight (2, 5, 3, 3) expects 2"});
+  expect<tg::ShapeError>([&] { tg::conv_transpose2d(img, k3, bias); },
+                         {"conv_transpose2d", "bias (3,)", "expected (2,)"});
+  // (1 − 1)·1 − 2·1 + 1·(1 − 1) + 0 + 1 = −1
+  expect<tg::ShapeError>([&] { tg::conv_transpose2d(one, one, {}, 1, 1); },
+                         {"conv_transpose2d", "input (1, 1, 1, 1)", "empty output (-1 x -1)"});
+}
+
+TEST_F(Errors, E307_ConvTransposeOutputPadding) {
+  auto img = zeros_on(tape, {1, 1, 4, 4});
+  auto k = zeros_on(tape, {1, 1, 3, 3});
+  expect<tg::ValueError>([&] { tg::conv_transpose2d(img, k, {}, 2, 0, 2); },
+                         {"conv_transpose2d", "output_padding (2, 2)", "smaller than either the stride (2, 2)",
+                          "dilation (1, 1)"});
+}
+
+TEST_F(Errors, E308_PoolInputRank) {
+  expect<tg::ShapeError>([&] { tg::max_pool2d(x, 2); }, {"max_pool2d", "input (4, 2)", "3-D (C, H, W) or 4-D"});
+  expect<tg::ShapeError>([&] { tg::avg_pool2d(x, 2); }, {"avg_pool2d", "input (4, 2)", "3-D (C, H, W) or 4-D"});
+  expect<tg::ShapeError>([&] { tg::adaptive_avg_pool2d(x, 1); }, {"adaptive_avg_pool2d", "input (4, 2)"});
+}
+
+TEST_F(Errors, E309_PoolKernelLargerThanPaddedInput) {
+  auto img = zeros_on(tape, {1, 1, 2, 2});
+  expect<tg::ShapeError>([&] { tg::max_pool2d(img, 3); },
+                         {"max_pool2d", "input (1, 1, 2, 2)", "too small for the kernel (3, 3)", "0 x 0"});
+  expect<tg::ShapeError>([&] { tg::avg_pool2d(img, {1, 3}); },
+                         {"avg_pool2d", "input (1, 1, 2, 2)", "too small for the kernel (1, 3)", "2 x 0"});
+}
+
+TEST_F(Errors, E310_PoolBadKernelStridePadding) {
+  auto img = zeros_on(tape, {1, 1, 6, 6});
+  expect<tg::ValueError>([&] { tg::max_pool2d(img, 0); }, {"max_pool2d", "kernel_size must be positive", "(0, 0)"});
+  expect<tg::ValueError>([&] { tg::max_pool2d(img, 2, {0, 1}); }, {"max_pool2d", "stride must be positive", "(0, 1)"});
+  expect<tg::ValueError>([&] { tg::max_pool2d(img, 2, 2, 0, 0); }, {"max_pool2d", "dilation must be positive"});
+  expect<tg::ValueError>([&] { tg::max_pool2d(img, 2, 2, 2); },
+                         {"max_pool2d", "padding (2, 2)", "at most half the kernel size (2, 2)"});
+  expect<tg::ValueError>([&] { tg::avg_pool2d(img, 3, 1, {0, 2}); },
+                         {"avg_pool2d", "padding (0, 2)", "at most half the kernel size (3, 3)"});
+  expect<tg::ValueError>([&] { tg::avg_pool2d(img, 2, 2, 0, false, true, -1); },
+                         {"avg_pool2d", "divisor_override must be positive", "-1"});
+  expect<tg::ValueError>([&] { tg::adaptive_avg_pool2d(img, {-1, 2}); },
+                         {"adaptive_avg_pool2d", "output_size must be non-negative", "(-1, 2)"});
+}
+
+TEST_F(Errors, E311_ConvModuleOptions) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::Conv2d<double>(tg::nn::Conv2dOptions(3, 4, 3).groups(2), rng); },
+                         {"Conv2d", "in_channels 3 is not divisible by groups 2"});
+  expect<tg::ValueError>([&] { tg::nn::Conv2d<double>(tg::nn::Conv2dOptions(4, 3, 3).groups(2), rng); },
+                         {"Conv2d", "out_channels 3 is not divisible by groups 2"});
+  expect<tg::ValueError>([&] { tg::nn::Conv2d<double>(tg::nn::Conv2dOptions(0, 3, 3), rng); },
+                         {"Conv2d", "channels must be positive", "(0, 3)"});
+  expect<tg::ValueError>([&] { tg::nn::Conv2d<double>(tg::nn::Conv2dOptions(1, 3, {3, 0}), rng); },
+                         {"Conv2d", "kernel_size must be positive", "(3, 0)"});
+  expect<tg::ValueError>(
+      [&] { tg::nn::ConvTranspose2d<double>(tg::nn::ConvTranspose2dOptions(1, 1, 3).stride(2).output_padding(2), rng); },
+      {"ConvTranspose2d", "output_padding (2, 2)", "smaller than either the stride (2, 2) or the dilation (1, 1)"});
+}
+
+TEST_F(Errors, E312_Dropout2dRank) {
+  tg::Rng rng(0);
+  expect<tg::ShapeError>([&] { tg::dropout2d(x, 0.5, rng); },
+                         {"dropout2d", "input (4, 2)", "3-D (C, H, W) or 4-D (N, C, H, W)"});
+}
+
 // ---- Inputs at the edges that are accepted (no error), each a test too -----------------------
 
 TEST_F(Errors, E67_ExamplesWithZeroFeatures) {

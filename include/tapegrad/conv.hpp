@@ -4,8 +4,11 @@
 /// for conv2d and (in, out / groups, kH, kW) for conv_transpose2d. Each is one op with one
 /// backward rule (src/conv.cpp), gradchecked in tests/test_conv.cpp. Defined for float and double.
 ///
-///     // x (128, 1, 28, 28), w (32, 1, 3, 3), b (32,)  ->  (128, 32, 28, 28)
-///     auto h = tapegrad::relu(tapegrad::conv2d(x, w, b, /*stride=*/1, /*padding=*/1));
+///     tapegrad::Tape<float> tape;
+///     auto images = tape.constant(Array<float>(xt::zeros<float>({128, 1, 28, 28})));
+///     tapegrad::Parameter<float> w(Array<float>(xt::ones<float>({32, 1, 3, 3})) * 0.1f);
+///     tapegrad::Parameter<float> b(Array<float>(xt::zeros<float>({32})));
+///     auto h = tapegrad::conv2d<float>(images, w, b, /*stride=*/1, /*padding=*/1);   // (128, 32, 28, 28)
 ///
 /// A 3-D input (C, H, W) is one unbatched image, as in PyTorch; the output is then 3-D too. A bias
 /// left out (`Var<T>()`) is PyTorch's None. `padding` is a number of zeros on each side (PyTorch's

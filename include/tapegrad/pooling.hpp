@@ -4,7 +4,8 @@
 /// (N, C, H, W) or 3-D (C, H, W). Each is one op with one backward rule (src/pooling.cpp),
 /// gradchecked in tests/test_pooling.cpp. Defined for float and double.
 ///
-///     auto p = tapegrad::max_pool2d(tapegrad::relu(h), 2);   // (N, C, 28, 28) -> (N, C, 14, 14)
+///     auto maps = tape.constant(Array<float>(xt::zeros<float>({8, 32, 28, 28})));
+///     auto pooled = tapegrad::max_pool2d(tapegrad::relu(maps), 2);   // (8, 32, 14, 14)
 ///
 /// Output size along each dimension, as PyTorch: ⌊(H + 2·padding − dilation·(k − 1) − 1) / stride⌋
 /// + 1, or rounded up with `ceil_mode` (then a last window that would start in the right padding is

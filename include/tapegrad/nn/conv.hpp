@@ -3,9 +3,9 @@
 /// `weight` (out, in / groups, kH, kW) for Conv2d, (in, out / groups, kH, kW) for ConvTranspose2d,
 /// and `bias` (out,), so that a checkpoint maps to a PyTorch state_dict by name.
 ///
-///     tapegrad::Rng rng(0);
 ///     tapegrad::nn::Conv2d<float> conv(tapegrad::nn::Conv2dOptions(1, 32, 3).padding(1), rng);
-///     auto y = conv.forward(x);   // x (N, 1, 28, 28) -> y (N, 32, 28, 28)
+///     auto images = tape.constant(Array<float>(xt::zeros<float>({128, 1, 28, 28})));
+///     auto maps = conv.forward(images);   // (128, 32, 28, 28)
 ///
 /// Initialisation, as PyTorch's reset_parameters(): weight ~ U(−1/√fan_in, 1/√fan_in)
 /// (kaiming_uniform_ with a = √5), bias ~ U(−1/√fan_in, 1/√fan_in), with fan_in = weight.size(1)·kH·kW
