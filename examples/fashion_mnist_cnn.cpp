@@ -48,9 +48,8 @@ struct Config {
   bool check_loss_falls = false;
 };
 
-// The network, as a PyTorch nn.Sequential numbers its layers.
-nn::Sequential<float> make_model(tg::Rng& rng) {
-  nn::Sequential<float> net;
+// The network, numbered as a PyTorch nn.Sequential numbers its layers.
+void build(nn::Sequential<float>& net, tg::Rng& rng) {
   net.push_back(std::make_shared<nn::Conv2d<float>>(nn::Conv2dOptions(1, 32, 3).padding(1), rng));   // 0
   net.push_back(std::make_shared<nn::ReLU<float>>());                                               // 1
   net.push_back(std::make_shared<nn::MaxPool2d<float>>(2));                                         // 2
@@ -61,7 +60,6 @@ nn::Sequential<float> make_model(tg::Rng& rng) {
   net.push_back(std::make_shared<nn::Linear<float>>(nn::LinearOptions(3136, 128), rng));            // 7
   net.push_back(std::make_shared<nn::ReLU<float>>());                                               // 8
   net.push_back(std::make_shared<nn::Linear<float>>(nn::LinearOptions(128, 10), rng));              // 9
-  return net;
 }
 
 // A batch of flattened images (n, 784) as the network's input (n, 1, 28, 28): the same values.
@@ -126,7 +124,8 @@ int run(const Config& cfg) {
   const auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_limit);
 
   tg::Rng rng(cfg.seed);
-  nn::Sequential<float> model = make_model(rng);
+  nn::Sequential<float> model;
+  build(model, rng);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
   tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
   tg::Tape<float> tape;

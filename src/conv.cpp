@@ -29,7 +29,18 @@ namespace tapegrad {
 namespace {
 
 using detail::ConvGeometry;
-using detail::gemm_serial;
+
+// The products of one slice of the batch: on the slice's thread when the batch is cut over the
+// pool (parts > 1), else each product is cut over the pool itself (a batch of one large image).
+template <class T>
+void product(int parts, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
+             const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (parts > 1) {
+    detail::gemm_serial<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+  } else {
+    detail::gemm_pooled<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+  }
+}
 
 // Below this many multiply-adds a convolution runs on the calling thread.
 constexpr std::size_t kParallelConv = std::size_t(1) << 20;
@@ -265,7 +276,7 @@ void conv2d_forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T*
           src = col;
         }
         if (bias) fill_rows(yg, p.out_g, ohw, bias + gi * p.out_g);
-        gemm_serial<T>(false, false, p.out_g, ohw, rows, T(1), w + gi * p.out_g * rows, rows, src, ohw,
+        product<T>(p.parts, false, false, p.out_g, ohw, rows, w + gi * p.out_g * rows, rows, src, ohw,
                        bias ? T(1) : T(0), yg, ohw);
       }
     }
@@ -339,15 +350,15 @@ void conv2d_backward(Backward<T>& b) {
             src = my_col;
           }
           const bool overwrite = first && !(part == 0 && dw_add);
-          gemm_serial<T>(false, true, p.out_g, rows, ohw, T(1), dyg, ohw, src, ohw, overwrite ? T(0) : T(1),
+          product<T>(p.parts, false, true, p.out_g, rows, ohw, dyg, ohw, src, ohw, overwrite ? T(0) : T(1),
                          my_dw + gi * p.out_g * rows, rows);
         }
         if (need_x) {
           T* dxg = dx + (n * p.in_channels() + gi * p.in_g) * p.in_plane;
           if (direct) {
-            gemm_serial<T>(true, false, rows, ohw, p.out_g, T(1), wg, rows, dyg, ohw, dx_add ? T(1) : T(0), dxg, ohw);
+            product<T>(p.parts, true, false, rows, ohw, p.out_g, wg, rows, dyg, ohw, dx_add ? T(1) : T(0), dxg, ohw);
           } else {
-            gemm_serial<T>(true, false, rows, ohw, p.out_g, T(1), wg, rows, dyg, ohw, T(0), my_dcol, ohw);
+            product<T>(p.parts, true, false, rows, ohw, p.out_g, wg, rows, dyg, ohw, T(0), my_dcol, ohw);
             detail::col2im(my_dcol, g, dxg, dx_add);
           }
         }
@@ -451,9 +462,9 @@ void conv_transpose2d_forward(const ConvPlan& p, const T* x, const T* w, const T
         const T* wg = w + gi * p.in_g * rows;
         if (bias) fill_rows(yg, p.out_g, p.out_plane, bias + gi * p.out_g);
         if (direct) {
-          gemm_serial<T>(true, false, rows, hw, p.in_g, T(1), wg, rows, xg, hw, bias ? T(1) : T(0), yg, hw);
+          product<T>(p.parts, true, false, rows, hw, p.in_g, wg, rows, xg, hw, bias ? T(1) : T(0), yg, hw);
         } else {
-          gemm_serial<T>(true, false, rows, hw, p.in_g, T(1), wg, rows, xg, hw, T(0), col, hw);
+          product<T>(p.parts, true, false, rows, hw, p.in_g, wg, rows, xg, hw, T(0), col, hw);
           detail::col2im(col, g, yg, bias != nullptr);
         }
       }
@@ -508,11 +519,11 @@ void conv_transpose2d_backward(Backward<T>& b) {
         }
         if (need_x) {  // dx = W_g · col(dy)
           T* dxg = dx + (n * p.in_channels() + gi * p.in_g) * hw;
-          gemm_serial<T>(false, false, p.in_g, hw, rows, T(1), wg, rows, src, hw, dx_add ? T(1) : T(0), dxg, hw);
+          product<T>(p.parts, false, false, p.in_g, hw, rows, wg, rows, src, hw, dx_add ? T(1) : T(0), dxg, hw);
         }
         if (need_w) {  // dW_g += x_g · col(dy)ᵀ
           const bool overwrite = first && !(part == 0 && dw_add);
-          gemm_serial<T>(false, true, p.in_g, rows, hw, T(1), xg, hw, src, hw, overwrite ? T(0) : T(1),
+          product<T>(p.parts, false, true, p.in_g, rows, hw, xg, hw, src, hw, overwrite ? T(0) : T(1),
                          my_dw + gi * p.in_g * rows, rows);
         }
       }

@@ -353,6 +353,31 @@ void gemm_serial(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, 
                      int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+template <class T>
+void gemm_pooled(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (m == 0 || n == 0 || k == 0 || m * n * k <= kernels::kSmallGemm) {
+    gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  kernels::GemmJob<T> job{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  job.plan(num_threads());
+  if (job.cut == kernels::Cut::inner && ldc != n) job.slices = 1;  // the partials' sum assumes ldc == n
+  if (job.slices == 1) {
+    job.run(0, m, 0, n, 0, k, job.c, job.ldc, beta);
+    return;
+  }
+  const bool inner = job.cut == kernels::Cut::inner;
+  if (inner) job.partial = kernels::partials<T>(std::size_t(job.slices - 1) * m * n);
+  run_parallel(job.slices, kernels::gemm_slice<T>, &job);
+  if (inner) job.add_partials();
+}
+
+template void gemm_pooled<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,
+                                 const float*, std::size_t, float, float*, std::size_t);
+template void gemm_pooled<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
+                                  std::size_t, const double*, std::size_t, double, double*, std::size_t);
+
 template void gemm_serial<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,
                                  const float*, std::size_t, float, float*, std::size_t);
 template void gemm_serial<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,

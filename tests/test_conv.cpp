@@ -206,10 +206,9 @@ TEST(Conv2d, FanOutAndFrozenInputs) {
   EXPECT_TRUE(frozen.ok) << frozen.report();
 }
 
-// The batch cut over threads (a convolution large enough to be cut) gives the gradients of the
-// direct loops: dy · the loops' Jacobian, computed as the loops' forward of perturbed... here by
-// the adjoint identity <conv(x), g> = <x, dx> + <w, dw> + <b, db> checked on the float outputs,
-// and against the one-thread run.
+// The batch cut over threads (a convolution large enough to be cut) gives what one thread gives:
+// the same forward and input gradient bit for bit (each image's products are the same calls), the
+// weight and bias gradients to rounding (partial sums added in another order).
 TEST(Conv2d, ThreadedBatchMatchesOneThread) {
   tg::Rng rng(5);
   const Array<float> x = rng.normal<float>({16, 16, 12, 12});
@@ -283,6 +282,35 @@ TEST(Conv2d, FloatPathsMatchDouble) {
     expect_near(gw, wd.grad(), 1e-2 * (1 + xt::amax(xt::abs(wd.grad()))()));
     expect_near(gb, bd.grad(), 1e-2 * (1 + xt::amax(xt::abs(bd.grad()))()));
   }
+}
+
+// A batch of one large image: each product is cut over the pool instead (as kernels::gemm cuts).
+TEST(Conv2d, OneLargeImageCutByProducts) {
+  tg::Rng rng(10);
+  const Array<float> x = rng.normal<float>({1, 16, 40, 40});
+  const Array<float> w = rng.normal<float>({32, 16, 3, 3});
+  const Array<float> g = rng.normal<float>({1, 32, 40, 40});
+  auto run = [&](int threads, Array<float>& y, Array<float>& dx, Array<float>& dw) {
+    tg::set_num_threads(threads);
+    tg::Tape<float> tape;
+    tg::Parameter<float> px(x), pw(w);
+    auto out = tg::conv2d<float>(tape.bind(px), pw, tg::Var<float>(), 1, 1);
+    y = out.value();
+    tape.backward(out, g);
+    dx = px.grad();
+    dw = pw.grad();
+  };
+  const int before = tg::num_threads();
+  Array<float> y1, dx1, dw1, y2, dx2, dw2;
+  run(1, y1, dx1, dw1);
+  run(2, y2, dx2, dw2);
+  tg::set_num_threads(before);
+  EXPECT_TRUE(xt::allclose(y1, y2, 1e-4, 1e-4));
+  EXPECT_TRUE(xt::allclose(dx1, dx2, 1e-4, 1e-4));
+  EXPECT_TRUE(xt::allclose(dw1, dw2, 1e-3, 1e-3));
+  const Array<double> yd = xt::cast<double>(y1);
+  const Array<double> xd = xt::cast<double>(x), wd = xt::cast<double>(w);
+  expect_near(yd, conv2d_loops<double>(xd, wd, nullptr, 1, 1, 1, 1), 1e-3);
 }
 
 TEST(ConvTranspose2d, HandComputed) {

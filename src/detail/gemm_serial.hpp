@@ -13,4 +13,11 @@ template <class T>
 void gemm_serial(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                  const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+/// The same product cut over tapegrad's pool as kernels::gemm cuts it (for an op whose work is a
+/// single product too large for one thread: a convolution of one image). Called from a slice of
+/// a parallel job, it runs on the calling thread (the pool is busy).
+template <class T>
+void gemm_pooled(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
 }  // namespace tapegrad::detail
