@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "detail/maxpool2x2.hpp"
 #include "instantiate.hpp"
 #include "tapegrad/parallel.hpp"
 
@@ -168,6 +170,17 @@ bool is_2x2(const Pool& p) {
          p.y.dilation == 1 && p.x.dilation == 1 && 2 * p.y.out <= p.y.in && 2 * p.x.out <= p.x.in;
 }
 
+// The 2×2 case in vector code (float, AVX-512: src/detail/maxpool2x2.cpp).
+template <class T>
+bool vector_2x2(const Pool& p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return is_2x2(p) && detail::maxpool2x2_avx512();
+  } else {
+    (void)p;
+    return false;
+  }
+}
+
 template <class T>
 void max_pool_backward(Backward<T>& b) {
   if (!b.needs_grad(0)) return;
@@ -177,13 +190,19 @@ void max_pool_backward(Backward<T>& b) {
   const T* y = b.output().data();
   const T* gy = b.grad_out().data();
   T* gx = t.grad.data();
-  const bool add = t.add, fast = is_2x2(p);
+  const bool add = t.add, fast = is_2x2(p), vector = vector_2x2<T>(p);
   for_planes(p, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       const T* xp = x + c * p.in_plane();
       const T* yp = y + c * p.out_plane();
       const T* gp = gy + c * p.out_plane();
       T* dp = gx + c * p.in_plane();
+      if constexpr (std::is_same_v<T, float>) {
+        if (vector) {
+          detail::maxpool2x2_backward(xp, yp, gp, p.y.in, p.x.in, p.y.out, p.x.out, dp, add);
+          continue;
+        }
+      }
       if (!add) std::fill(dp, dp + p.in_plane(), T(0));
       if (fast) {
         // The scan's position: the last NaN if the output is NaN, else the first value equal to it.
@@ -325,11 +344,17 @@ Var<T> max_pool2d(const Var<T>& input, Size2 kernel_size, Size2 stride, Size2 pa
   save_window(op, p, ceil_mode);
   const T* xd = x.data();
   T* yd = y.data();
-  const bool fast = is_2x2(p);
+  const bool fast = is_2x2(p), vector = vector_2x2<T>(p);
   for_planes(p, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       const T* xp = xd + c * p.in_plane();
       T* yp = yd + c * p.out_plane();
+      if constexpr (std::is_same_v<T, float>) {
+        if (vector) {
+          detail::maxpool2x2_forward(xp, p.y.in, p.x.in, yp, p.y.out, p.x.out);
+          continue;
+        }
+      }
       if (fast) {
         max_pool_2x2(xp, p, yp);
         continue;

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/ops.hpp"
+#include "tapegrad/reduction.hpp"
 #include "tapegrad/pooling.hpp"
 #include "tapegrad/random.hpp"
 
@@ -135,6 +137,48 @@ TEST(MaxPool2d, Gradcheck) {
         [&](const Vars& v) { return tg::max_pool2d(v[0], c.kernel, c.stride, c.padding, c.dilation, c.ceil_mode); },
         {distinct(rng, c.shape)});
     EXPECT_TRUE(r.ok) << r.report();
+  }
+}
+
+// float's 2×2 / stride 2 case runs vector code (on AVX-512): the same values and gradients as
+// double's loops, bit for bit, with ties, NaNs and -inf, odd and wide planes, and a second pooling
+// of the same input (its gradient is added).
+TEST(MaxPool2d, FloatTwoByTwoMatchesDouble) {
+  tg::Rng rng(5);
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (const tg::Shape& shape : std::vector<tg::Shape>{{2, 3, 28, 28}, {1, 2, 7, 9}, {2, 1, 5, 70}, {1, 1, 2, 2},
+                                                       {3, 4, 14, 14}, {1, 1, 3, 33}}) {
+    SCOPED_TRACE(tg::to_string(shape));
+    Array<double> x = rng.normal<double>(shape);
+    for (auto& v : x) v = std::round(v * 2) / 2;  // few levels: many ties
+    for (std::size_t i = 0; i < x.size(); i += 37) x.data()[i] = nan;
+    for (std::size_t i = 5; i < x.size(); i += 53) x.data()[i] = -inf;
+    tg::Parameter<double> xd(x);
+    tg::Parameter<float> xf(xt::cast<float>(x));
+    tg::Tape<double> td;
+    tg::Tape<float> tf;
+    auto yd = tg::max_pool2d<double>(td.bind(xd), 2);
+    auto yf = tg::max_pool2d<float>(tf.bind(xf), 2);
+    const Array<double> yfd = xt::cast<double>(yf.value());
+    ASSERT_EQ(yfd.shape(), yd.value().shape());
+    for (std::size_t i = 0; i < yfd.size(); ++i) {
+      const double a = yfd.data()[i], b = yd.value().data()[i];
+      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "output " << i << ": " << a << " vs " << b;
+    }
+    // Two poolings of the same input: the second gradient is added to the first.
+    auto zd = tg::max_pool2d<double>(td.bind(xd), 2);
+    auto zf = tg::max_pool2d<float>(tf.bind(xf), 2);
+    Array<double> gy = xt::round(rng.normal<double>(yd.shape()) * 4);
+    Array<double> gz = xt::round(rng.normal<double>(yd.shape()) * 4);
+    auto ld = tg::add(tg::sum(tg::mul(yd, td.constant(gy))), tg::sum(tg::mul(zd, td.constant(gz))));
+    auto lf = tg::add(tg::sum(tg::mul(yf, tf.constant(Array<float>(xt::cast<float>(gy))))),
+                      tg::sum(tg::mul(zf, tf.constant(Array<float>(xt::cast<float>(gz))))));
+    td.backward(ld);
+    tf.backward(lf);
+    const Array<double> gf = xt::cast<double>(xf.grad());
+    for (std::size_t i = 0; i < gf.size(); ++i) {
+      ASSERT_EQ(gf.data()[i], xd.grad().data()[i]) << "gradient element " << i << " (input " << x.data()[i] << ")";
+    }
   }
 }
 
