@@ -5,6 +5,7 @@
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/data/mnist.hpp"
+#include "tapegrad/data/sampler.hpp"
 #include "tapegrad/data/standardizer.hpp"
 #include "tapegrad/debug.hpp"
 #include "tapegrad/error.hpp"
