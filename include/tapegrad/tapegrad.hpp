@@ -11,6 +11,7 @@
 #include "tapegrad/error.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/io/checkpoint.hpp"
+#include "tapegrad/io/checksum.hpp"
 #include "tapegrad/io/csv.hpp"
 #include "tapegrad/io/file.hpp"
 #include "tapegrad/io/idx.hpp"
