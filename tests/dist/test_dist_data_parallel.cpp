@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dist/dist_testing.hpp"
@@ -266,7 +267,16 @@ TEST(DataParallel, DeterministicModeChecksTheShares) {
     batch.count = rows;
   }
   tg::Tape<double> tape;
-  EXPECT_THROW(ddp.forward_backward(tape, batch,
-                                    [&](tg::Tape<double>& t, tg::data::Batch<double>& b) { return mean_loss(model, t, b); }),
-               tg::ValueError);
+  try {
+    ddp.forward_backward(tape, batch,
+                         [&](tg::Tape<double>& t, tg::data::Batch<double>& b) { return mean_loss(model, t, b); });
+    ADD_FAILURE() << "no error";
+  } catch (const tg::ValueError& e) {
+    const std::size_t total = 1 + 3 * std::size_t(env().world_size() - 1), w = std::size_t(env().world_size());
+    EXPECT_EQ(std::string(e.what()), "DataParallel (deterministic): rank 0 has 1 examples of a global batch of " +
+                                         std::to_string(total) + " over " + std::to_string(w) +
+                                         " ranks, not its interleaved share of " +
+                                         std::to_string(total / w + (0 < total % w ? 1 : 0)) +
+                                         ": feed every rank its part of the global batch through a DistributedSampler");
+  }
 }

@@ -150,5 +150,11 @@ TEST(GradientReducer, AParameterReplacedByAnotherShapeIsAnError) {
   Params<float> m({{"a", {3}}});
   dist::GradientReducer<float> reducer(env(), m);
   m.at(0).value() = xt::zeros<float>({4});
-  EXPECT_THROW(reducer.average(1), tg::ShapeError);
+  try {
+    reducer.average(1);
+    ADD_FAILURE() << "no error";
+  } catch (const tg::ShapeError& e) {
+    EXPECT_STREQ(e.what(), "GradientReducer: the parameters now have 4 elements, not the 3 they had when the reducer "
+                           "was made");
+  }
 }
