@@ -76,15 +76,19 @@ class Distributed {
 #endif
   bool is_root() const { return rank() == 0; }
 
-  /// `requested` threads if positive; else, distributed, the machine's cores shared among the
-  /// processes on it; else tapegrad's default (OPENBLAS_NUM_THREADS, else one per core).
+  /// `requested` threads if positive; else, deterministic, one (its forward and backward run on
+  /// one thread anyway, and any other count makes every step stop and restart the workers);
+  /// else, distributed, the machine's cores shared among the processes on it; else tapegrad's
+  /// default (OPENBLAS_NUM_THREADS, else one per core).
   void set_threads(int requested) const {
     if (requested > 0) {
       tg::set_num_threads(requested);
       return;
     }
 #if TAPEGRAD_EXAMPLES_WITH_MPI
-    if (env_) {
+    if (env_ && flags_.deterministic) {
+      tg::set_num_threads(1);
+    } else if (env_) {
       const int cores = int(std::thread::hardware_concurrency());
       tg::set_num_threads(std::max(1, cores / env_->local_size()));
     }

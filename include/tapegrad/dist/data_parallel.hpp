@@ -24,7 +24,9 @@
 /// and the chunks are summed in one fixed binary tree (chunk residues modulo 2, 4, 8, ...), whose
 /// top levels are the exchanges between ranks (recursive doubling with MPI_Sendrecv). The cost:
 /// smaller products (B/C rows), one thread per process for forward and backward, and log2(W)
-/// full-size exchanges instead of one all-reduce; docs/distributed.md measures it.
+/// full-size exchanges instead of one all-reduce; docs/distributed.md measures it. Run it with
+/// `set_num_threads(1)`: at any other count each step stops and restarts tapegrad's workers to
+/// compute the chunks on one thread.
 #include <cstddef>
 #include <type_traits>
 #include <vector>
