@@ -10,6 +10,9 @@
 ///       opt.step();                                            // identical on every rank
 ///     }
 ///
+/// Every rank must take as many steps: feed it a DataLoader with a DistributedSampler over a
+/// dataset that `check_same_dataset` found to be the same on every rank.
+///
 /// The loss function returns the **mean** loss over the rows of the batch it is given (a
 /// one-element value). Each rank's gradient is weighted by its share of the global batch
 /// (GradientReducer::average(n)), so W processes with batch b each take the step one process
