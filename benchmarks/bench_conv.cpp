@@ -16,6 +16,10 @@
 //   BM_Conv/seed_copy/<layer>   the copy of the seed gradient into the tape that the tapegrad
 //                               benchmark includes (Tape::backward(y, seed) copies the seed): what
 //                               a layer inside a network does not pay
+//   BM_CnnStep/tapegrad         one training step of examples/fashion_mnist_cnn's network
+//                               (examples/cnn_network.hpp) at batch 128: forward,
+//                               softmax_cross_entropy, backward, Adam (lr 1e-3); bench_conv_libtorch's
+//                               BM_CnnStep/libtorch is the same step in libtorch
 //
 // Layers: conv1 = conv(1→32, 3×3, padding 1) on (128, 1, 28, 28); conv2 = conv(32→64, 3×3,
 // padding 1) on (128, 32, 14, 14). Counters: GFLOPS (2·MACs of the step's products: forward, dW
@@ -36,6 +40,7 @@
 #endif
 
 #include "alloc_counter.hpp"
+#include "cnn_network.hpp"
 #include "detail/gemm_serial.hpp"
 #include "tapegrad/conv.hpp"
 #include "tapegrad/parallel.hpp"
@@ -104,6 +109,34 @@ void BM_SeedCopy(benchmark::State& state, const Layer* l) {
     std::memcpy(c.data(), a.data(), a.size() * sizeof(float));
     benchmark::ClobberMemory();
   }
+  state.counters["threads"] = tg::num_threads();
+}
+
+void BM_CnnStep(benchmark::State& state) {
+  tg::Rng rng(1);
+  tg::nn::Sequential<float> model;
+  examples::build_cnn(model, rng);
+  tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(1e-3));
+  const Array<float> x = rng.uniform<float>({128, 1, 28, 28}, 0.f, 1.f);
+  std::vector<std::int64_t> labels(128);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = std::int64_t(i * 7 % 10);
+  tg::Tape<float> tape;
+  for (int i = 0; i < 3; ++i) {  // warm-up: the tape's buffers and Adam's moments
+    opt.zero_grad();
+    auto loss = tg::softmax_cross_entropy(model.forward(tape.constant(x)), labels);
+    tape.backward(loss);
+    opt.step();
+  }
+  const tb::AllocStats before = tb::alloc_stats();
+  for (auto _ : state) {
+    opt.zero_grad();
+    auto loss = tg::softmax_cross_entropy(model.forward(tape.constant(x)), labels);
+    benchmark::DoNotOptimize(loss.item());
+    tape.backward(loss);
+    opt.step();
+  }
+  const tb::AllocStats after = tb::alloc_stats();
+  state.counters["allocs_per_step"] = double(after.count - before.count) / double(state.iterations());
   state.counters["threads"] = tg::num_threads();
 }
 
@@ -286,6 +319,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_Conv/seed_copy/" + n).c_str(), BM_SeedCopy, &l)
         ->UseRealTime()->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("BM_CnnStep/tapegrad", BM_CnnStep)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("tapegrad_threads", std::to_string(tg::num_threads()));

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cnn_network.hpp"
 #include "progress.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -47,20 +48,6 @@ struct Config {
   double min_test_accuracy = 0;
   bool check_loss_falls = false;
 };
-
-// The network, numbered as a PyTorch nn.Sequential numbers its layers.
-void build(nn::Sequential<float>& net, tg::Rng& rng) {
-  net.push_back(std::make_shared<nn::Conv2d<float>>(nn::Conv2dOptions(1, 32, 3).padding(1), rng));   // 0
-  net.push_back(std::make_shared<nn::ReLU<float>>());                                               // 1
-  net.push_back(std::make_shared<nn::MaxPool2d<float>>(2));                                         // 2
-  net.push_back(std::make_shared<nn::Conv2d<float>>(nn::Conv2dOptions(32, 64, 3).padding(1), rng));  // 3
-  net.push_back(std::make_shared<nn::ReLU<float>>());                                               // 4
-  net.push_back(std::make_shared<nn::MaxPool2d<float>>(2));                                         // 5
-  net.push_back(std::make_shared<nn::Flatten<float>>());                                            // 6
-  net.push_back(std::make_shared<nn::Linear<float>>(nn::LinearOptions(3136, 128), rng));            // 7
-  net.push_back(std::make_shared<nn::ReLU<float>>());                                               // 8
-  net.push_back(std::make_shared<nn::Linear<float>>(nn::LinearOptions(128, 10), rng));              // 9
-}
 
 // A batch of flattened images (n, 784) as the network's input (n, 1, 28, 28): the same values.
 tg::Var<float> images(tg::Tape<float>& tape, tg::Array<float>&& features) {
@@ -125,7 +112,7 @@ int run(const Config& cfg) {
 
   tg::Rng rng(cfg.seed);
   nn::Sequential<float> model;
-  build(model, rng);
+  examples::build_cnn(model, rng);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
   tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
   tg::Tape<float> tape;
