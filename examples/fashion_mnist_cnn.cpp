@@ -9,6 +9,11 @@
 //
 //     scripts/demo fashion_mnist_cnn                       # installs the data set if needed
 //     build/examples/fashion_mnist_cnn --epochs 1 --train-limit 6000 --threads 2
+//     mpirun -np 2 build/examples/fashion_mnist_cnn --distributed    # data-parallel on MPI
+//
+// With --distributed (examples/distributed.hpp) each process trains on its share of every
+// global batch and the gradients are averaged over the processes, so N processes take the steps
+// one process takes (--deterministic: to the last bit).
 //
 // Prints one line per epoch (on a terminal, a progress bar runs within the epoch and leaves only
 // that line), the final test accuracy, and a checksum of the trained parameters; writes the
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "cnn_network.hpp"
+#include "distributed.hpp"
 #include "progress.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -47,6 +53,7 @@ struct Config {
   bool verbose = false;
   double min_test_accuracy = 0;
   bool check_loss_falls = false;
+  examples::DistributedFlags dist;
 };
 
 // A batch of flattened images (n, 784) as the network's input (n, 1, 28, 28): the same values.
@@ -55,29 +62,22 @@ tg::Var<float> images(tg::Tape<float>& tape, tg::Array<float>&& features) {
   return tape.constant(std::move(features));  // moved, not copied: the tape hands back its old buffer
 }
 
-double evaluate(nn::Sequential<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape) {
+// Distributed: each rank evaluates its share, and the counts are summed.
+double evaluate(nn::Sequential<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape,
+                const examples::Distributed& dist) {
   tg::NoGradGuard no_grad;
   model.eval();
-  tg::data::DataLoader<float> loader(data, tg::data::DataLoaderOptions(1000));
+  tg::data::DataLoader<float> loader(data, dist.eval_loader(1000, data.size()));
   double correct = 0;
   for (auto& batch : loader) {
+    if (batch.size() == 0) continue;
     const auto logits = model.forward(images(tape, std::move(batch.features)));
     correct += tg::accuracy(logits.value(), batch.targets) * double(batch.size());
     tape.clear();
   }
   model.train();
+  dist.sum(&correct, 1);
   return correct / double(data.size());
-}
-
-// FNV-1a 64 over the bytes of every parameter, in named_parameters() order: equal checksums, equal
-// weights bit for bit.
-std::uint64_t checksum(const nn::Module<float>& model) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (const auto& [name, p] : model.named_parameters()) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(p.value().data());
-    for (std::size_t i = 0; i < p.value().size() * sizeof(float); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
-  }
-  return h;
 }
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
@@ -103,20 +103,24 @@ void plot(const std::string& dir) {
   }
 }
 
-int run(const Config& cfg) {
+int run(const Config& cfg, const examples::Distributed& dist) {
   using clock = std::chrono::steady_clock;
-  if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
+  dist.set_threads(cfg.threads);
   if (cfg.verbose) std::cout << tg::runtime_info() << std::flush;
   const auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_limit);
   const auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_limit);
+  dist.check_dataset(train);
+  dist.check_dataset(test);
 
   tg::Rng rng(cfg.seed);
   nn::Sequential<float> model;
   examples::build_cnn(model, rng);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
-  tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
+  // Distributed: the global batch cut into one share per process.
+  tg::data::DataLoader<float> loader(train, dist.train_loader(cfg.batch_size, train.size(), cfg.seed));
+  examples::Trainer<float> trainer(dist, model);  // distributed: every rank starts from rank 0's weights
   tg::Tape<float> tape;
-  examples::ProgressBar bar(loader.num_batches());
+  examples::ProgressBar bar(loader.num_batches(), dist.is_root() && ::isatty(STDERR_FILENO) != 0);
 
   tg::Array<double> curves = xt::zeros<double>({std::size_t(cfg.epochs), std::size_t(5)});
   std::vector<double> first_epoch_losses;
@@ -125,28 +129,31 @@ int run(const Config& cfg) {
     const std::string label = "epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.epochs);
     bar.restart();
     const auto start = clock::now();
-    double loss_sum = 0, correct = 0;
-    std::size_t seen = 0, done = 0;
+    double sums[3] = {0, 0, 0};  // loss x examples, correct predictions, examples (this rank's)
+    std::size_t done = 0;
     for (auto& batch : loader) {
-      opt.zero_grad();
-      const auto logits = model.forward(images(tape, std::move(batch.features)));
-      const auto loss = tg::softmax_cross_entropy(logits, batch.targets);
-      const double n = double(batch.size()), l = double(loss.item());
-      loss_sum += l * n;
-      correct += tg::accuracy(logits.value(), batch.targets) * n;
-      seen += batch.size();
-      if (epoch == 1) first_epoch_losses.push_back(l);
-      tape.backward(loss);
+      const auto stats = trainer.step(tape, batch, [&](tg::Tape<float>& t, tg::data::Batch<float>& x) {
+        const auto logits = model.forward(images(t, std::move(x.features)));
+        sums[1] += tg::accuracy(logits.value(), x.targets) * double(x.size());
+        return tg::softmax_cross_entropy(logits, x.targets);
+      });
       opt.step();
-      bar.update(++done, loss_sum / double(seen), seen, label);
+      sums[0] += stats.loss_sum;
+      sums[2] += double(stats.examples);
+      if (epoch == 1 && stats.examples > 0) first_epoch_losses.push_back(stats.loss_sum / double(stats.examples));
+      // Rank 0's running loss; examples/s of the whole job.
+      bar.update(++done, sums[0] / sums[2], std::size_t(sums[2]) * std::size_t(dist.world_size()), label);
     }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     bar.clear();
-    test_acc = evaluate(model, test, tape);
-    const double loss = loss_sum / double(seen), train_acc = correct / double(seen);
-    std::printf("%s loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", label.c_str(), loss, train_acc, test_acc,
-                seconds);
-    std::fflush(stdout);
+    test_acc = evaluate(model, test, tape, dist);
+    dist.sum(sums, 3);
+    const double loss = sums[0] / sums[2], train_acc = sums[1] / sums[2];
+    if (dist.is_root()) {
+      std::printf("%s loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", label.c_str(), loss, train_acc, test_acc,
+                  seconds);
+      std::fflush(stdout);
+    }
     const std::size_t row = std::size_t(epoch - 1);
     curves(row, 0) = epoch;
     curves(row, 1) = loss;
@@ -154,9 +161,11 @@ int run(const Config& cfg) {
     curves(row, 3) = test_acc;
     curves(row, 4) = seconds;
   }
-  std::printf("test accuracy: %.4f\n", test_acc);
+  // Collective (distributed: also checks that every rank holds the same weights).
+  const std::string checksum = dist.checksum(model);
+  if (dist.is_root()) std::printf("test accuracy: %.4f\n", test_acc);
 
-  if (!cfg.out_dir.empty()) {
+  if (!cfg.out_dir.empty() && dist.is_root()) {
     if (std::system(("mkdir -p '" + cfg.out_dir + "'").c_str()) != 0) {
       std::cerr << "fashion_mnist_cnn: cannot create " << cfg.out_dir << "\n";
       return 1;
@@ -166,7 +175,7 @@ int run(const Config& cfg) {
     tg::save(model, cfg.out_dir + "/fashion_mnist_cnn_model.npz");
     if (have_gnuplot()) plot(cfg.out_dir);
   }
-  std::printf("model checksum: %016llx\n", static_cast<unsigned long long>(checksum(model)));
+  if (dist.is_root()) std::printf("model checksum: %s\n", checksum.c_str());
 
   int status = 0;
   if (cfg.check_loss_falls) {
@@ -204,17 +213,24 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", cfg.batch_size, "Mini-batch size")->check(CLI::PositiveNumber);
   app.add_option("--lr", cfg.lr, "Adam's learning rate")->check(CLI::PositiveNumber);
   app.add_option("--seed", cfg.seed, "Seed of the weights and of the shuffling");
-  app.add_option("--threads", cfg.threads, "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core)")
+  app.add_option("--threads", cfg.threads,
+                 "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core; distributed: the cores shared "
+                 "among the processes on the machine)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--verbose", cfg.verbose, "Print what runs the products (kernel, instruction set, threads) first");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
   app.add_flag("--check-loss-falls", cfg.check_loss_falls,
                "Exit with status 1 unless the first epoch's loss fell from its first to its last quarter (ctest)");
+  examples::add_distributed_flags(app, cfg.dist);
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<examples::Distributed> dist;
   try {
-    return run(cfg);
+    dist = std::make_unique<examples::Distributed>(cfg.dist, argc, argv);
+    return run(cfg, *dist);
   } catch (const tg::Error& e) {
+    // Distributed, this ends every process: the others may be waiting for this one.
+    if (dist) return dist->fail("fashion_mnist_cnn", e.what());
     std::cerr << "fashion_mnist_cnn: " << e.what() << "\n";
     return 1;
   }
