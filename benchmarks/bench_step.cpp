@@ -2,7 +2,12 @@
 //   tapegrad     the library: MLP module, tape, bce_with_logits, optim::SGD
 //   handwritten  the same network and kernels (kernels::gemm, column_sums) with no tape:
 //                preallocated buffers and plain loops, the tutorial's backprop by hand
-//   gemm_floor   only the GEMM calls of that step, on preallocated buffers
+//   gemm_floor   only the GEMM calls of that step, on preallocated buffers, through kernels::gemm
+//   gemm_best    the same GEMM calls, each through the fastest kernel the machine has for it at
+//                the run's thread count (tapegrad's, OpenBLAS on its own threads, oneDNN on its
+//                own OpenMP threads when built with it), chosen by timing each before the run
+// and BM_Epoch/<gemm_floor|gemm_best>/fashion: the GEMM calls of one Fashion-MNIST epoch (MLP
+// [784, 256, 128, 10], 468 batches of 128 and one of 96), the floor of examples/fashion_mnist.
 // The loss is bce_with_logits (sigmoid and BCE fused) in every implementation, libtorch included.
 //
 // Counters: allocs_per_step / bytes_per_step (heap allocations during the timed loop, counted by
@@ -12,9 +17,20 @@
 // Threads: TAPEGRAD_BENCH_THREADS=n sets tapegrad::set_num_threads(n) (OpenBLAS) for the run.
 #include <benchmark/benchmark.h>
 
+#include <cblas.h>
+#include <dlfcn.h>
+
+#include <chrono>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#ifdef TAPEGRAD_BENCH_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "alloc_counter.hpp"
 #include "tapegrad/kernels.hpp"
@@ -177,20 +193,148 @@ void BM_Handwritten(benchmark::State& state, const tb::Workload* w) {
   run(state, *w, [&] { benchmark::DoNotOptimize(net.step()); });
 }
 
-// ---- gemm_floor -------------------------------------------------------------------------------
+// ---- gemm_floor, gemm_best ---------------------------------------------------------------------
 
-// Only the step's matrix products: forward h·W, backward hᵀ·δ and δ·Wᵀ (no δ for the input).
+// One GEMM call of a step: C = op(A) op(B) + beta C.
+struct Product {
+  bool ta, tb;
+  const Array<float>* a;
+  const Array<float>* b;
+  float beta;
+  Array<float>* c;
+};
+
+// The step's products, in order: forward h·W (onto the bias, beta 1), backward hᵀ·δ and δ·Wᵀ
+// (no δ for the input).
+std::vector<Product> step_products(Handwritten& net) {
+  std::vector<Product> p;
+  const std::size_t L = net.W.size();
+  for (std::size_t l = 0; l < L; ++l) p.push_back({false, false, &net.h[l], &net.W[l], 1.f, &net.h[l + 1]});
+  for (std::size_t l = L; l-- > 0;) {
+    p.push_back({true, false, &net.h[l], &net.delta[l], 0.f, &net.dW[l]});
+    if (l > 0) p.push_back({false, true, &net.delta[l], &net.W[l], 0.f, &net.delta[l - 1]});
+  }
+  return p;
+}
+
+void run_tapegrad(const Product& p, int) { tapegrad::kernels::gemm(p.ta, p.tb, 1.f, *p.a, *p.b, p.beta, *p.c); }
+
+void cblas(const Product& p) {
+  const int m = int(p.c->shape()[0]), n = int(p.c->shape()[1]), k = int(p.ta ? p.a->shape()[0] : p.a->shape()[1]);
+  cblas_sgemm(CblasRowMajor, p.ta ? CblasTrans : CblasNoTrans, p.tb ? CblasTrans : CblasNoTrans, m, n, k, 1.f,
+              p.a->data(), int(p.a->shape()[1]), p.b->data(), int(p.b->shape()[1]), p.beta, p.c->data(), n);
+}
+
+// OpenBLAS on its own pool of `threads` (tapegrad keeps it at one thread otherwise).
+void run_openblas(const Product& p, int threads) {
+  openblas_set_num_threads(threads);
+  cblas(p);
+  openblas_set_num_threads(1);
+}
+
+#ifdef TAPEGRAD_BENCH_DNNL
+// oneDNN on its own OpenMP pool of `threads`; libgomp came with oneDNN.
+void run_dnnl(const Product& p, int threads) {
+  using Fn = void (*)(int);
+  static const Fn set_threads = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set_threads) set_threads(threads);
+  const dnnl_dim_t m = dnnl_dim_t(p.c->shape()[0]), n = dnnl_dim_t(p.c->shape()[1]);
+  const dnnl_dim_t k = dnnl_dim_t(p.ta ? p.a->shape()[0] : p.a->shape()[1]);
+  dnnl_sgemm(p.ta ? 'T' : 'N', p.tb ? 'T' : 'N', m, n, k, 1.f, p.a->data(), dnnl_dim_t(p.a->shape()[1]), p.b->data(),
+             dnnl_dim_t(p.b->shape()[1]), p.beta, p.c->data(), n);
+}
+#endif
+
+using Kernel = void (*)(const Product&, int threads);
+const std::vector<std::pair<const char*, Kernel>>& candidates() {
+  static const std::vector<std::pair<const char*, Kernel>> c = {
+      {"tapegrad", run_tapegrad},
+      {"openblas", run_openblas},
+#ifdef TAPEGRAD_BENCH_DNNL
+      {"dnnl", run_dnnl},
+#endif
+  };
+  return c;
+}
+
+// For each product, the candidate with the shortest time (best of 7 after 2 warm-up calls).
+std::vector<Kernel> fastest(const std::vector<Product>& products, int threads, std::string& chosen) {
+  std::vector<Kernel> best;
+  for (const Product& p : products) {
+    double best_time = 1e30;
+    Kernel best_kernel = run_tapegrad;
+    const char* best_name = "tapegrad";
+    for (const auto& [name, kernel] : candidates()) {
+      kernel(p, threads);
+      kernel(p, threads);
+      for (int r = 0; r < 7; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        kernel(p, threads);
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (t < best_time) {
+          best_time = t;
+          best_kernel = kernel;
+          best_name = name;
+        }
+      }
+    }
+    best.push_back(best_kernel);
+    chosen += std::string(chosen.empty() ? "" : ",") + best_name;
+  }
+  return best;
+}
+
 void BM_GemmFloor(benchmark::State& state, const tb::Workload* w) {
   Handwritten net(*w);
-  const std::size_t L = net.W.size();
+  const std::vector<Product> products = step_products(net);
   run(state, *w, [&] {
-    for (std::size_t l = 0; l < L; ++l) tapegrad::kernels::gemm(false, false, 1.f, net.h[l], net.W[l], 1.f, net.h[l + 1]);
-    for (std::size_t l = L; l-- > 0;) {
-      tapegrad::kernels::gemm(true, false, 1.f, net.h[l], net.delta[l], 0.f, net.dW[l]);
-      if (l > 0) tapegrad::kernels::gemm(false, true, 1.f, net.delta[l], net.W[l], 0.f, net.delta[l - 1]);
-    }
+    for (const Product& p : products) run_tapegrad(p, 0);
     benchmark::ClobberMemory();
   });
+}
+
+void BM_GemmBest(benchmark::State& state, const tb::Workload* w) {
+  Handwritten net(*w);
+  const std::vector<Product> products = step_products(net);
+  const int threads = tapegrad::num_threads();
+  std::string chosen;
+  const std::vector<Kernel> kernels = fastest(products, threads, chosen);
+  run(state, *w, [&] {
+    for (std::size_t i = 0; i < products.size(); ++i) kernels[i](products[i], threads);
+    benchmark::ClobberMemory();
+  });
+  state.SetLabel(chosen);  // the kernel chosen for each product, in step order
+}
+
+// Fashion-MNIST's MLP as examples/fashion_mnist trains it: 60,000 images in batches of 128.
+const tb::Workload kFashion{"fashion", {784, 256, 128, 10}, 128};
+const tb::Workload kFashionTail{"fashion_tail", {784, 256, 128, 10}, 60000 % 128};
+constexpr int kFashionBatches = 60000 / 128;
+
+void BM_Epoch(benchmark::State& state, bool best) {
+  Handwritten full(kFashion), tail(kFashionTail);
+  const std::vector<Product> pf = step_products(full), pt = step_products(tail);
+  const int threads = tapegrad::num_threads();
+  std::string chosen_full, chosen_tail;
+  std::vector<Kernel> kf(pf.size(), run_tapegrad), kt(pt.size(), run_tapegrad);
+  if (best) {
+    kf = fastest(pf, threads, chosen_full);
+    kt = fastest(pt, threads, chosen_tail);
+  }
+  auto epoch = [&] {
+    for (int batch = 0; batch < kFashionBatches; ++batch) {
+      for (std::size_t i = 0; i < pf.size(); ++i) kf[i](pf[i], threads);
+    }
+    for (std::size_t i = 0; i < pt.size(); ++i) kt[i](pt[i], threads);
+    benchmark::ClobberMemory();
+  };
+  epoch();
+  const tb::AllocStats before = tb::alloc_stats();
+  for (auto _ : state) epoch();
+  const tb::AllocStats after = tb::alloc_stats();
+  state.counters["allocs_per_epoch"] = double(after.count - before.count) / double(state.iterations());
+  state.counters["threads"] = threads;
+  if (best) state.SetLabel(chosen_full);
 }
 
 }  // namespace
@@ -203,7 +347,10 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_Step/handwritten/" + name).c_str(), BM_Handwritten, &w)
         ->UseRealTime()->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("BM_Step/gemm_floor/" + name).c_str(), BM_GemmFloor, &w)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("BM_Step/gemm_best/" + name).c_str(), BM_GemmBest, &w)->UseRealTime()->Unit(benchmark::kMicrosecond);
   }
+  benchmark::RegisterBenchmark("BM_Epoch/gemm_floor/fashion", BM_Epoch, false)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Epoch/gemm_best/fashion", BM_Epoch, true)->UseRealTime()->Unit(benchmark::kMillisecond);
   for (const auto& w : tb::workloads()) {
     if (std::string(w.name) == "large") continue;  // 10,000 large steps take minutes
     benchmark::RegisterBenchmark(("BM_Rss/tapegrad/" + std::string(w.name)).c_str(), BM_Rss, &w)

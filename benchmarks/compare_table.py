@@ -1,4 +1,5 @@
-"""Reads the JSON of benchmarks/compare.sh and prints the side-by-side table with issue 5's ratios.
+"""Reads the JSON of benchmarks/compare.sh and prints the side-by-side table with the ratios of
+issue 5 (tapegrad against libtorch, handwritten, gemm_floor) and issue 15 (against gemm_best).
 
 Times are medians over rounds of each benchmark's wall-clock time per step."""
 import glob
@@ -23,7 +24,7 @@ for path in sorted(glob.glob(os.path.join(out_dir, "bench_step*-t*-r*.json"))):
             (b["real_time"] * scale, b.get("allocs_per_step", 0.0), b.get("bytes_per_step", 0.0),
              b["cpu_time"] * scale))
 
-impls = ["tapegrad", "handwritten", "gemm_floor", "libtorch"]
+impls = ["tapegrad", "handwritten", "gemm_floor", "gemm_best", "libtorch"]
 workloads = ["xor", "small", "large"]
 thread_counts = sorted({k[2] for k in runs})
 
@@ -81,6 +82,20 @@ for w in workloads:
                  else f"{ratio(tg, med('gemm_floor', w, t)):.2f}") + " |")
 
 
+# Issue 15 target 1: the large step against its products through the best kernel the machine has.
+gb_limit = {1: 1.05, 2: 1.08}
+print("\nAgainst the best kernel (issue 15 target 1: large ≤ 1.05 at one thread, ≤ 1.08 at two)\n")
+print("| workload | threads | tapegrad | gemm_floor | gemm_best | tapegrad / gemm_best | gemm_floor / gemm_best |")
+print("|---|---|---|---|---|---|---|")
+for w in workloads:
+    for t in thread_counts:
+        tg, gf, gb = med("tapegrad", w, t), med("gemm_floor", w, t), med("gemm_best", w, t)
+        r = ratio(tg, gb)
+        cell = (check(r, gb_limit.get(t, 1.08)) if w == "large" else ("—" if r is None else f"{r:.2f}"))
+        r2 = ratio(gf, gb)
+        print(f"| {w} | {t} | {fmt(tg)} | {fmt(gf)} | {fmt(gb)} | {cell} | {'—' if r2 is None else f'{r2:.3f}'} |")
+
+
 def best(impl, w):
     c = [(med(impl, w, t), t) for t in thread_counts if med(impl, w, t) is not None]
     return min(c) if c else (None, None)
@@ -103,14 +118,16 @@ if 1 in thread_counts:
         return statistics.median(x[3] for x in v) if v else None
 
     print("\nOne thread, CPU time of the timed thread (robust when the machine is shared)\n")
-    print("| workload | tapegrad | handwritten | gemm_floor | libtorch | tg / libtorch | tg / handwritten | tg / gemm_floor |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| workload | tapegrad | handwritten | gemm_floor | gemm_best | libtorch | tg / libtorch | tg / handwritten | tg / gemm_floor | tg / gemm_best |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for w in workloads:
         c = {i: cpu(i, w) for i in impls}
         tg = c["tapegrad"]
         print(f"| {w} | " + " | ".join(fmt(c[i]) for i in impls) + " | "
               f"{check(ratio(tg, c['libtorch']), lt_limit[w])} | {check(ratio(tg, c['handwritten']), hw_limit[w])} | "
               + (check(ratio(tg, c['gemm_floor']), gf_limit[w]) if w == "large" else f"{ratio(tg, c['gemm_floor']):.2f}")
+              + " | " + (check(ratio(tg, c['gemm_best']), gb_limit[1]) if w == "large" else
+                         ("—" if ratio(tg, c['gemm_best']) is None else f"{ratio(tg, c['gemm_best']):.2f}"))
               + " |")
 
 rss_files = sorted(glob.glob(os.path.join(out_dir, "rss-t*.json")))

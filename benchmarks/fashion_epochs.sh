@@ -9,8 +9,11 @@
 # Every round runs each binary at each thread count once, alternating, so that the machine's
 # drift hits both alike. An epoch's time is the example's own `time=` (the training loop, not
 # loading or evaluation); the first epoch of every run is left out (first-touch page faults),
-# and the table shows the median of the rest. Environment: BUILD_DIR (default build-bench),
-# THREADS (default "1 2"), SKIP_BUILD=1 to reuse a build.
+# and the table shows the median of the rest. In the same rounds, bench_step's BM_Epoch times one
+# epoch's matrix products alone (468 batches of 128 and one of 96; the same calls as the training
+# makes): through kernels::gemm (gemm_floor) and through the fastest kernel the machine has for
+# each (gemm_best: tapegrad's, OpenBLAS's or oneDNN's, on their own threads). Environment:
+# BUILD_DIR (default build-bench), THREADS (default "1 2"), SKIP_BUILD=1 to reuse a build.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build_targets.sh"
 ROUNDS="${1:-3}"
@@ -21,7 +24,7 @@ if ! [ "$EPOCHS" -ge 2 ] 2>/dev/null; then
   exit 2
 fi
 
-build_targets fashion_mnist fashion_mnist_libtorch
+build_targets fashion_mnist bench_step fashion_mnist_libtorch
 
 tapegrad="$BUILD_DIR/examples/fashion_mnist"
 libtorch="$BUILD_DIR/benchmarks/fashion_mnist_libtorch"
@@ -40,6 +43,10 @@ for r in $(seq 1 "$ROUNDS"); do
     if [ -n "$libtorch" ]; then
       "$libtorch" --threads "$t" --epochs "$EPOCHS" | record libtorch "$t"
     fi
+    # Recorded as epoch 2, so that the summary (which drops first epochs) counts them.
+    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t TAPEGRAD_BENCH_THREADS=$t "$BUILD_DIR/benchmarks/bench_step" \
+      --benchmark_filter='BM_Epoch/' --benchmark_min_time=1 --benchmark_format=csv 2>/dev/null |
+      awk -F, -v t="$t" '$1 ~ /^"BM_Epoch\// { split($1, n, "/"); printf "%s %s 2 %.4f\n", n[2], t, $3 / 1000 }' >>"$times"
   done
 done
 
@@ -50,17 +57,20 @@ for line in open(sys.argv[1]):
     impl, threads, epoch, seconds = line.split()
     if epoch != "1":
         runs.setdefault((impl, int(threads)), []).append(float(seconds))
-print("Fashion-MNIST MLP [784, 256, 128, 10], Adam, batch 128: seconds per epoch (median, first epochs left out)")
-print(f"{'threads':>7}  {'tapegrad':>8}  {'libtorch':>8}  {'ratio':>5}   (min-max)")
-best = {}
+impls = ["tapegrad", "libtorch", "gemm_floor", "gemm_best"]
+print("Fashion-MNIST MLP [784, 256, 128, 10], Adam, batch 128: seconds per epoch (median, first epochs left out);")
+print("gemm_floor / gemm_best: one epoch's matrix products alone, through kernels::gemm / the fastest kernel\n")
+print("| threads | " + " | ".join(impls) + " | tapegrad / gemm_best (target ≤ 1.6) | tapegrad / libtorch (target ≤ 0.35) | range |")
+print("|---|" + "---|" * (len(impls) + 3))
 for t in sorted({t for _, t in runs}):
-    row = {impl: runs.get((impl, t)) for impl in ("tapegrad", "libtorch")}
+    row = {impl: runs.get((impl, t)) for impl in impls}
     med = {impl: statistics.median(v) for impl, v in row.items() if v}
-    for impl, m in med.items():
-        best[impl] = min(best.get(impl, m), m)
-    ratio = f"{med['tapegrad'] / med['libtorch']:.2f}" if len(med) == 2 else "-"
-    spread = "  ".join(f"{impl} {min(v):.2f}-{max(v):.2f}" for impl, v in row.items() if v)
-    print(f"{t:>7}  {med.get('tapegrad', float('nan')):>8.3f}  {med.get('libtorch', float('nan')):>8.3f}  {ratio:>5}   ({spread})")
-if len(best) == 2:
-    print(f"{'best':>7}  {best['tapegrad']:>8.3f}  {best['libtorch']:>8.3f}  {best['tapegrad'] / best['libtorch']:>5.2f}")
+    def r(a, b, limit):
+        if a not in med or b not in med:
+            return "—"
+        x = med[a] / med[b]
+        return f"{x:.2f} ({'ok' if x <= limit else 'MISSED'})"
+    spread = "; ".join(f"{impl} {min(v):.3f}-{max(v):.3f}" for impl, v in row.items() if v)
+    print(f"| {t} | " + " | ".join(f"{med[i]:.3f} s" if i in med else "—" for i in impls)
+          + f" | {r('tapegrad', 'gemm_best', 1.6)} | {r('tapegrad', 'libtorch', 0.35)} | {spread} |")
 EOF

@@ -24,6 +24,7 @@ struct Config {
   double test_fraction = 0.2;
   std::uint64_t seed = 42;
   double min_test_accuracy = 0;
+  bool verbose = false;
 };
 
 // binary accuracy of the model's logits (threshold 0) on a whole dataset.
@@ -35,6 +36,7 @@ double evaluate(tg::nn::MLP<float>& model, const tg::data::TensorDataset<float>&
 }
 
 int run(const Config& cfg) {
+  if (cfg.verbose) std::cout << tg::runtime_info() << std::flush;  // what runs the products, and on how many threads
   const auto table = tg::io::read_csv<float>(cfg.csv);
   const std::size_t t = table.column(cfg.target), n = table.values.shape()[0];
   const std::size_t f = table.columns.size() - 1;
@@ -82,6 +84,7 @@ int run(const Config& cfg) {
               << cfg.min_test_accuracy << "\n";
     return 1;
   }
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(model)).c_str());
   return 0;
 }
 
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "Seed of the split, the weights and the shuffling");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
+  app.add_flag("--verbose", cfg.verbose, "Print what runs the matrix products (kernel, instruction set, threads) first");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(cfg);

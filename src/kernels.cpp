@@ -3,48 +3,70 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
-
-#include "parallel.hpp"
+#include "detail/sgemm.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/version.hpp"
 
-namespace tapegrad {
-
-void set_num_threads(int n) { detail::set_pool_threads(n); }
-
-int num_threads() { return detail::pool_threads(); }
-
-}  // namespace tapegrad
+extern "C" {
+// OpenBLAS's own extensions (the library links OpenBLAS; see CMakeLists.txt), declared here so
+// that no other BLAS's cblas.h is needed to compile this file.
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
 
 namespace tapegrad::kernels {
 
-// MXCSR bit 15 (FTZ: subnormal results become zero) and bit 6 (DAZ: subnormal inputs read as
-// zero). Every x86-64 processor has both.
-#if defined(__x86_64__)
 namespace {
-constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;
+// A product with one row or one column of C is a matrix-vector product: gemv. OpenBLAS 0.3.21's
+// sgemm mallocs a buffer on every call for 1-3 columns with its SkylakeX/Cooperlake kernels
+// (measured; gemv does not), and a register tile would be mostly padding there.
+void gemv(int m, int n, int k, float alpha, const float* a, int lda, bool ta, const float* b, int ldb, bool tb,
+          float beta, float* c, int ldc) {
+  if (n == 1) {  // c[:, 0] = op(A) · op(B)[:, 0]
+    cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, alpha, a, lda, b, tb ? 1 : ldb,
+                beta, c, ldc);
+  } else {  // m == 1: c[0, :] = op(B)ᵀ · op(A)[0, :]
+    cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, alpha, b, ldb, a, ta ? lda : 1,
+                beta, c, 1);
+  }
 }
-FlushSubnormals::FlushSubnormals() noexcept : saved_(_mm_getcsr() & (kFlushToZero | kDenormalsAreZero)) {
-  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+void gemv(int m, int n, int k, double alpha, const double* a, int lda, bool ta, const double* b, int ldb, bool tb,
+          double beta, double* c, int ldc) {
+  if (n == 1) {
+    cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, alpha, a, lda, b, tb ? 1 : ldb,
+                beta, c, ldc);
+  } else {
+    cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, alpha, b, ldb, a, ta ? lda : 1,
+                beta, c, 1);
+  }
 }
-// Only the two mode bits go back: the exception flags raised meanwhile stay raised.
-FlushSubnormals::~FlushSubnormals() { _mm_setcsr((_mm_getcsr() & ~(kFlushToZero | kDenormalsAreZero)) | saved_); }
-#else
-FlushSubnormals::FlushSubnormals() noexcept : saved_(0) {}
-FlushSubnormals::~FlushSubnormals() = default;
-#endif
 
-namespace {
+// Float products: tapegrad's own kernel wherever the CPU has AVX2+FMA (src/detail/sgemm.cpp says
+// why), BLAS elsewhere.
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m == 1 || n == 1) {
+    gemv(m, n, k, alpha, a, lda, ta == CblasTrans, b, ldb, tb == CblasTrans, beta, c, ldc);
+    return;
+  }
+  const detail::SgemmIsa isa = detail::sgemm_isa();
+  if (isa != detail::SgemmIsa::none) {
+    detail::sgemm(isa, ta == CblasTrans, tb == CblasTrans, std::size_t(m), std::size_t(n), std::size_t(k), alpha, a,
+                  std::size_t(lda), b, std::size_t(ldb), beta, c, std::size_t(ldc));
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                const double* b, int ldb, double beta, double* c, int ldc) {
+  if (m == 1 || n == 1) {
+    gemv(m, n, k, alpha, a, lda, ta == CblasTrans, b, ldb, tb == CblasTrans, beta, c, ldc);
+    return;
+  }
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 // Below this many multiply-adds a BLAS call costs more than the arithmetic (argument checks,
@@ -80,7 +102,8 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
 // thread and packing the shared operand twice cost more than the second core saves.
 constexpr std::size_t kParallelGemm = std::size_t(1) << 21;
 // A slice of C spans at least this many rows (or columns), and starts at a multiple of it, so
-// that it is made of whole register tiles of OpenBLAS's kernels.
+// that it is made of whole register tiles (8 x 32 in tapegrad's float kernel; OpenBLAS's are
+// 16 wide at most).
 constexpr std::size_t kSliceAlign = 16;
 
 // How a product is cut among threads. Rows and columns cut C, so slices are independent. The
@@ -98,9 +121,10 @@ T* partials(std::size_t size) {
   return buffer.data();
 }
 
-// One product, cut into one slice per thread; each slice is an independent single-threaded BLAS
-// call on sub-matrices of A, B and C. OpenBLAS picks kernels by each call's sizes, and an inner
-// cut adds partial sums in another order, so a float C may differ in its last bits from the
+// One product, cut into one slice per thread; each slice is an independent single-threaded kernel
+// call on sub-matrices of A, B and C. A kernel blocks k by each call's sizes (tapegrad's into
+// equal blocks of at most 384, OpenBLAS's its own way), and an inner cut adds partial sums in
+// another order, so a float C may differ in its last bits from the
 // one-call product (fixed for a given thread count; tests/test_parallel.cpp bounds the difference).
 template <class T>
 struct GemmJob {
@@ -202,12 +226,14 @@ void gemm_slice(const void* context, int part) noexcept {
 
 template <class T>
 void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c) {
-  TG_ASSERT(a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm needs 2-D arrays");
+  TG_CHECK(ShapeError, a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm: needs 2-D arrays, got ",
+           to_string(a.shape()), ", ", to_string(b.shape()), " and C ", to_string(c.shape()));
   const std::size_t m = ta ? a.shape()[1] : a.shape()[0];
   const std::size_t k = ta ? a.shape()[0] : a.shape()[1];
   const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
-  TG_ASSERT((tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n,
-            "gemm shapes ", to_string(a.shape()), " ", to_string(b.shape()), " ", to_string(c.shape()));
+  TG_CHECK(ShapeError, (tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n, "gemm: ",
+           ta ? "A^T " : "A ", to_string(a.shape()), " @ ", tb ? "B^T " : "B ", to_string(b.shape()), " into C ",
+           to_string(c.shape()), ": the shapes do not fit");
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS leaves C untouched here; the product of empty matrices is zero
     if (beta == T(0)) c.fill(T(0));
@@ -290,6 +316,19 @@ void sum_to(const Array<T>& g, Array<T>& out, bool add) {
   }
 }
 
+namespace {
+// The float path, for runtime_info().
+std::string float_kernel() {
+  const detail::SgemmIsa isa = detail::sgemm_isa();
+  if (isa == detail::SgemmIsa::none) {
+    return std::string("BLAS (this CPU has no AVX2+FMA for tapegrad's kernel)");
+  }
+  std::string s = std::string("tapegrad sgemm, ") + detail::sgemm_isa_name(isa) + " micro-kernels";
+  if (isa != detail::sgemm_cpu_isa()) s += std::string(" (chosen; the CPU has ") + detail::sgemm_isa_name(detail::sgemm_cpu_isa()) + ")";
+  return s + " (one row or column: BLAS gemv)";
+}
+}  // namespace
+
 template void gemm<float>(bool, bool, float, const Array<float>&, const Array<float>&, float, Array<float>&);
 template void gemm<double>(bool, bool, double, const Array<double>&, const Array<double>&, double, Array<double>&);
 template void sum_to<float>(const Array<float>&, Array<float>&, bool);
@@ -298,3 +337,19 @@ template void column_sums<float>(const float*, std::size_t, std::size_t, float*,
 template void column_sums<double>(const double*, std::size_t, std::size_t, double*, bool);
 
 }  // namespace tapegrad::kernels
+
+namespace tapegrad {
+
+std::string runtime_info() {
+  std::string info = std::string("tapegrad ") + version() + "\n";
+  info += "float products: " + kernels::float_kernel() + "\n";
+  info += std::string("double products: ") + openblas_get_config() + " (" + openblas_get_corename() + " kernels)\n";
+  info += "products of up to " + std::to_string(kernels::kSmallGemm) + " multiply-adds: plain loops\n";
+  info += "threads: " + std::to_string(num_threads()) + " (tapegrad's pool; BLAS single-threaded)\n";
+  if (const char* coretype = std::getenv("OPENBLAS_CORETYPE")) {
+    info += std::string("OPENBLAS_CORETYPE=") + coretype + " (OpenBLAS uses these kernels whatever the CPU)\n";
+  }
+  return info;
+}
+
+}  // namespace tapegrad

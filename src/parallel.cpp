@@ -1,4 +1,11 @@
-#include "parallel.hpp"
+// tapegrad's own worker threads (declared for users in tapegrad/parallel.hpp).
+//
+// Why not OpenBLAS's threads: OpenBLAS 0.3.21's threaded GEMM mallocs a job table on every call,
+// so a training step could never be free of heap allocations at two threads. tapegrad instead
+// runs OpenBLAS single-threaded (concurrent single-threaded calls are safe) and hands each slice
+// of C to one thread of this pool. The workers are created once and then live for the process;
+// a job is a function pointer and a context, so dispatching one allocates nothing.
+#include "tapegrad/parallel.hpp"
 
 #include <cblas.h>
 
@@ -162,10 +169,34 @@ Pool& pool() {
 
 }  // namespace
 
-int pool_threads() { return pool().threads(); }
-
-void set_pool_threads(int n) { pool().resize(n); }
-
 void run_parallel(int parts, SliceFn fn, const void* context) { pool().run(parts, fn, context); }
 
 }  // namespace tapegrad::detail
+
+namespace tapegrad {
+
+void set_num_threads(int n) { detail::pool().resize(n); }
+
+int num_threads() { return detail::pool().threads(); }
+
+}  // namespace tapegrad
+
+namespace tapegrad::kernels {
+
+// MXCSR bit 15 (FTZ: subnormal results become zero) and bit 6 (DAZ: subnormal inputs read as
+// zero). Every x86-64 processor has both.
+#if defined(__x86_64__)
+namespace {
+constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;
+}
+FlushSubnormals::FlushSubnormals() noexcept : saved_(_mm_getcsr() & (kFlushToZero | kDenormalsAreZero)) {
+  _mm_setcsr(_mm_getcsr() | kFlushToZero | kDenormalsAreZero);
+}
+// Only the two mode bits go back: the exception flags raised meanwhile stay raised.
+FlushSubnormals::~FlushSubnormals() { _mm_setcsr((_mm_getcsr() & ~(kFlushToZero | kDenormalsAreZero)) | saved_); }
+#else
+FlushSubnormals::FlushSubnormals() noexcept : saved_(0) {}
+FlushSubnormals::~FlushSubnormals() = default;
+#endif
+
+}  // namespace tapegrad::kernels

@@ -83,9 +83,9 @@ TEST(Determinism, DifferentSeedsDiffer) {
 }
 
 // Products are not bit-identical across thread counts: tapegrad cuts a large product into one
-// single-threaded OpenBLAS call per thread, and OpenBLAS picks its kernels and blocking by the
-// sizes of each call (measured with OpenBLAS 0.3.21: float products differ in their last bits
-// between 1 and 2 threads). So determinism holds for a fixed thread count: set
+// single-threaded kernel call per thread; OpenBLAS blocks k by the sizes of each call, and a cut
+// along k adds partial products in another order (measured with OpenBLAS 0.3.21: float products
+// differ in their last bits between 1 and 2 threads). So determinism holds for a fixed thread count: set
 // tapegrad::set_num_threads (or OPENBLAS_NUM_THREADS before the first product) to the same value
 // in the runs to compare. These tests check exactly that, for 1 and for 2 threads.
 class DeterminismThreads : public ::testing::TestWithParam<int> {};

@@ -50,8 +50,8 @@ bool bit_identical(const Array<T>& a, const Array<T>& b) {
 const std::size_t kShapes[][3] = {{200, 90, 128}, {90, 300, 100}, {256, 256, 48}, {20, 2048, 64},
                                   {1000, 17, 130}, {64, 48, 1400}, {40, 60, 2000}};
 
-// Not bit-identical across thread counts: OpenBLAS picks its kernels and blocking by the
-// sizes of each call, and a slice is a call of other sizes (measured: float products differ in
+// Not bit-identical across thread counts: the kernels (tapegrad's float one, OpenBLAS) block k
+// by the sizes of each call, and a slice is a call of other sizes (measured: float products differ in
 // their last bits, double ones did not). Rounding-level agreement is what holds: each result is
 // within k·eps·(|alpha| Σ|a||b| + |beta| |c|) of the exact one (the standard bound for a dot
 // product of k terms), so two results are within twice that of each other.

@@ -4,7 +4,7 @@
 Usage: /usr/bin/python3 tutorial_numpy.py OUTPUT_DIR
 
 The class below is copied verbatim from the tutorial ("Building Neural Networks from Scratch",
-shared/tutorial/000_9cba15c5553a20e3.txt). For each case, OUTPUT_DIR/<case>/ receives:
+a NumPy walk-through of a hand-derived MLP; not part of this repository). For each case, OUTPUT_DIR/<case>/ receives:
   initial.layers.<i>.weight.npy / .bias.npy   weights drawn by the tutorial's __init__ after
                                               np.random.seed(seed)
   X.npy, y.npy                                the data (float64)
