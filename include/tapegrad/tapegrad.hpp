@@ -31,6 +31,7 @@
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/normalization.hpp"
 #include "tapegrad/nn/sequential.hpp"
+#include "tapegrad/nn/utils.hpp"
 #include "tapegrad/normalization.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/pointwise.hpp"
