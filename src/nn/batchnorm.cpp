@@ -38,11 +38,14 @@ Var<T> BatchNorm1d<T>::forward(const Var<T>& x) {
   const Var<T> w = options_.affine() ? Var<T>(this->param_at(0)) : none;
   const Var<T> b = options_.affine() ? Var<T>(this->param_at(1)) : none;
   if (!track) return batch_norm(x, Parameter<T>(), Parameter<T>(), w, b, true, 0.0, options_.eps());
-  Parameter<T>& count = num_batches_tracked();
+  // Buffers by position (running_mean, running_var, num_batches_tracked): a lookup by name
+  // would build a string per step.
+  Parameter<T>& count = this->buffer_at(2);
   // PyTorch counts the batch first and uses the count for the cumulative average; the count is
   // written only after batch_norm succeeded, so a failing call changes nothing.
   const double factor = options_.momentum() ? *options_.momentum() : 1.0 / (double(count.value()()) + 1.0);
-  Var<T> y = batch_norm(x, running_mean(), running_var(), w, b, training, training ? factor : 0.0, options_.eps());
+  Var<T> y = batch_norm(x, this->buffer_at(0), this->buffer_at(1), w, b, training, training ? factor : 0.0,
+                        options_.eps());
   if (training) count.mutable_value()() += T(1);
   return y;
 }

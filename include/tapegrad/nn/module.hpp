@@ -80,6 +80,8 @@ class Module {
   /// The `i`-th registered parameter of this module (registration order), without a name
   /// lookup: for accessors on the hot path, which remember the position at registration.
   Parameter<T>& param_at(std::size_t i) { return params_[i].second; }
+  /// The `i`-th registered buffer of this module (registration order), as param_at.
+  Parameter<T>& buffer_at(std::size_t i) { return buffers_[i].second; }
   /// How many parameters this module registered itself (submodules' not counted).
   std::size_t num_own_parameters() const noexcept { return params_.size(); }
 

@@ -97,7 +97,7 @@ struct OptimizerState {
   StateDict<T> buffers;
   /// The groups and their hyperparameters (the current learning rates included). Empty in a
   /// state saved before groups existed: loading it keeps the optimizer's hyperparameters.
-  std::vector<ParamGroupState> param_groups;
+  std::vector<ParamGroupState> param_groups = {};
 };
 
 /// The base of every optimizer: the parameters in their groups, each group's learning rate,
