@@ -362,6 +362,8 @@ TEST(CrossEntropy, EqualsNllLossOfLogSoftmaxAndFloatAgreesWithDouble) {
     Tape<float> ft;
     auto f = cross_entropy(ft.constant(xt::cast<float>(kLogits)), labels, CrossEntropyOptions().weight(w).reduction(red));
     EXPECT_NEAR(f.item(), a.item(), 1e-6);
+    auto fn = nll_loss(log_softmax(ft.constant(xt::cast<float>(kLogits)), 1), labels, NLLLossOptions().weight(w).reduction(red));
+    EXPECT_NEAR(fn.item(), b.item(), 1e-6);
   }
 }
 
