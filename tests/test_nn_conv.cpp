@@ -10,11 +10,15 @@
 #include "tapegrad/conv.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/io/checkpoint.hpp"
+#include "tapegrad/normalization.hpp"
+#include "tapegrad/ops.hpp"
+#include "tapegrad/nn/batchnorm.hpp"
 #include "tapegrad/nn/conv.hpp"
 #include "tapegrad/nn/pooling.hpp"
 #include "tapegrad/nn/sequential.hpp"
 #include "tapegrad/pointwise.hpp"
 #include "tapegrad/pooling.hpp"
+#include "tapegrad/reduction.hpp"
 
 namespace tg = tapegrad;
 namespace nn = tapegrad::nn;
@@ -133,4 +137,48 @@ TEST(PoolingModules, ForwardAsTheOps) {
   nn::AdaptiveAvgPool2d<double> gap(1);
   EXPECT_EQ(gap.forward(x).shape(), (tg::Shape{2, 3, 1, 1}));
   EXPECT_TRUE(max2.named_parameters().empty());
+}
+
+// nn::BatchNorm2d: statistics per channel over N, H and W; PyTorch's names; running statistics
+// updated in training (unbiased variance), used in evaluation; gradcheck of the training forward.
+TEST(BatchNorm2dModule, PerChannelStatisticsBuffersAndGradcheck) {
+  nn::BatchNorm2d<double> bn(nn::BatchNormOptions(2).momentum(0.5));
+  const auto named = bn.named_parameters();
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].first, "weight");
+  EXPECT_EQ(named[1].first, "bias");
+  const auto buffers = bn.named_buffers();
+  ASSERT_EQ(buffers.size(), 3u);
+  EXPECT_EQ(buffers[0].first, "running_mean");
+  EXPECT_EQ(buffers[1].first, "running_var");
+  EXPECT_EQ(buffers[2].first, "num_batches_tracked");
+  // x (2, 2, 1, 2): channel 0 holds 1, 3, 5, 7 (mean 4, biased var 5); channel 1 holds 10 four times.
+  const Array<double> x{{{{1, 3}}, {{10, 10}}}, {{{5, 7}}, {{10, 10}}}};
+  tg::Tape<double> tape;
+  auto y = bn.forward(tape.constant(x));
+  EXPECT_NEAR(y.value()(1, 0, 0, 1), (7 - 4) / std::sqrt(5 + 1e-5), 1e-12);
+  EXPECT_NEAR(y.value()(0, 1, 0, 0), 0, 1e-12);
+  EXPECT_NEAR(bn.running_mean().value()(0), 0.5 * 4, 1e-12);
+  EXPECT_NEAR(bn.running_var().value()(0), 0.5 * 1 + 0.5 * (20.0 / 3), 1e-12);  // unbiased: 20/3
+  EXPECT_EQ(bn.num_batches_tracked().value()(), 1.0);
+  bn.eval();
+  auto e = bn.forward(tape.constant(x));
+  EXPECT_NEAR(e.value()(0, 0, 0, 0), (1 - 2) / std::sqrt(0.5 + 10.0 / 3 + 1e-5), 1e-12);
+  EXPECT_EQ(bn.num_batches_tracked().value()(), 1.0);
+  EXPECT_THROW(bn.forward(tape.constant(Array<double>{{1, 2}, {3, 4}})), tg::ShapeError);
+
+  tg::Rng rng(4);
+  auto train = std::make_shared<nn::BatchNorm2d<double>>(3);
+  const auto r = tg::gradcheck(
+      [train](const std::vector<tg::Var<double>>& v) {
+        train->weight().mutable_value() = v[1].value();
+        train->bias().mutable_value() = v[2].value();
+        return tg::batch_norm(v[0], tg::Parameter<double>(), tg::Parameter<double>(), v[1], v[2], true);
+      },
+      {rng.normal<double>({2, 3, 3, 2}), rng.normal<double>({3}), rng.normal<double>({3})});
+  EXPECT_TRUE(r.ok) << r.report();
+  auto out = train->forward(tape.constant(rng.normal<double>({2, 3, 3, 2})));
+  tape.backward(tg::sum(tg::mul(out, out)));
+  EXPECT_TRUE(train->weight().has_grad());
+  EXPECT_TRUE(train->bias().has_grad());
 }
