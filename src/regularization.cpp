@@ -96,7 +96,16 @@ template <class T>
 Var<T> dropout(const Var<T>& x, double p, Rng& rng) {
   check_p(p);
   if (p == 0) return x;
-  return masked("dropout", x, dropout_mask<T>(x.shape(), p, rng));
+  // The mask is drawn straight into the entry's saved buffer (the draws of dropout_mask, in the
+  // same order), so a training loop allocates nothing here.
+  Op<T> op("dropout", {x});
+  Array<T>& mask = op.save(0, x.shape());
+  const T keep = p < 1 ? T(1 / (1 - p)) : T(0);
+  for (auto& m : mask) m = rng.uniform01() < p ? T(0) : keep;
+  Array<T>& y = op.output(x.shape());
+  const T* xp = op.input(0).data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) y.data()[i] = xp[i] * mask.data()[i];
+  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() * b.saved(0)); });
 }
 
 template <class T>
