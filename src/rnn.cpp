@@ -18,6 +18,7 @@
 #include <string>
 
 #include "detail/fastmath.hpp"
+#include "detail/gather.hpp"
 #include "detail/rnn_impl.hpp"
 #include "instantiate.hpp"
 #include "tapegrad/kernels.hpp"
@@ -48,6 +49,8 @@ std::size_t gate_count(RNNMode mode) noexcept {
 namespace {
 
 using detail::FastMath;
+using detail::Piece;
+using detail::scratch_pieces;
 
 // Where a layer reads its input from.
 enum class InputKind { time_major = 0, batch_first = 1, packed = 2 };
@@ -614,69 +617,7 @@ void layer_backward(Backward<T>& b) {
   }
 }
 
-// ---- the copy ops that read a packed result ---------------------------------------------------
-
-// A run of `count` blocks of `len` elements: block j goes from source `input` at src + j·src_stride
-// to the output at dst + j·dst_stride. Kept in the entry's index array, one row per piece.
-struct Piece {
-  std::size_t input, src, src_stride, dst, dst_stride, len, count;
-};
-
-template <class T>
-void unpack_backward(Backward<T>& b) {
-  const IndexArray& pieces = b.saved_indices(0);
-  const std::size_t n = pieces.shape()[0];
-  const T* g = b.grad_out().data();
-  for (std::size_t k = 0; k < b.n_inputs(); ++k) {
-    if (!b.needs_grad(k)) continue;
-    auto t = b.grad_target(k);
-    if (!t.add) t.grad.fill(T(0));
-    T* out = t.grad.data();
-    for (std::size_t p = 0; p < n; ++p) {
-      const std::int64_t* q = pieces.data() + p * 7;
-      if (std::size_t(q[0]) != k) continue;
-      const std::size_t src = std::size_t(q[1]), ss = std::size_t(q[2]), dst = std::size_t(q[3]),
-                        ds = std::size_t(q[4]), len = std::size_t(q[5]), count = std::size_t(q[6]);
-      for (std::size_t j = 0; j < count; ++j) {
-        T* o = out + src + j * ss;
-        const T* gi = g + dst + j * ds;
-        for (std::size_t i = 0; i < len; ++i) o[i] += gi[i];
-      }
-    }
-  }
-}
-
-// Copies the pieces into the op's output (shaped `shape`) and finishes the op.
-template <class T>
-Var<T> unpack(Op<T>& op, const Shape& shape, const std::vector<Piece>& pieces) {
-  Array<T>& y = op.output(shape);
-  IndexArray& spec = op.save_indices(0, {pieces.size(), std::size_t(7)});
-  for (std::size_t p = 0; p < pieces.size(); ++p) {
-    const Piece& q = pieces[p];
-    std::int64_t* row = spec.data() + p * 7;
-    row[0] = std::int64_t(q.input);
-    row[1] = std::int64_t(q.src);
-    row[2] = std::int64_t(q.src_stride);
-    row[3] = std::int64_t(q.dst);
-    row[4] = std::int64_t(q.dst_stride);
-    row[5] = std::int64_t(q.len);
-    row[6] = std::int64_t(q.count);
-    const T* src = op.input(q.input).data() + q.src;
-    T* dst = y.data() + q.dst;
-    for (std::size_t j = 0; j < q.count; ++j) {
-      std::copy(src + j * q.src_stride, src + j * q.src_stride + q.len, dst + j * q.dst_stride);
-    }
-  }
-  return op.finish(unpack_backward<T>);
-}
-
-// The pieces vector is rebuilt each call; a thread's own vector keeps its capacity, so a steady
-// loop allocates nothing.
-std::vector<Piece>& scratch_pieces() {
-  static thread_local std::vector<Piece> pieces;
-  pieces.clear();
-  return pieces;
-}
+// ---- the copy ops that read a packed result (detail::gather) ---------------------------------
 
 // The last layer's output sequence from its packed result.
 template <class T>
@@ -695,7 +636,7 @@ Var<T> unpack_output(const Dims& dm, const Var<T>& P, bool batch_first, bool unb
   }
   const Shape shape = unbatched ? Shape{T_, DH} : batch_first ? Shape{B, T_, DH} : Shape{T_, B, DH};
   Op<T> op("rnn_output", {P});
-  return unpack(op, shape, pieces);
+  return detail::gather(op, shape, pieces);
 }
 
 // h_n (cell = false) or c_n (cell = true) of every layer: (L·D, B, H).
@@ -712,7 +653,7 @@ Var<T> unpack_states(const Dims& dm, const std::vector<Var<T>>& layers, bool cel
   const std::size_t LD = layers.size() * D;
   const Shape shape = unbatched ? Shape{LD, dm.H} : Shape{LD, dm.B, dm.H};
   Op<T> op(cell ? "rnn_c_n" : "rnn_h_n", layers);
-  return unpack(op, shape, pieces);
+  return detail::gather(op, shape, pieces);
 }
 
 // ---- checks -----------------------------------------------------------------------------------
@@ -884,7 +825,7 @@ Var<T> cell_state(const char* name, const Var<T>& P, std::size_t row, const Dims
   std::vector<Piece>& pieces = scratch_pieces();
   pieces.push_back({0, row * dm.BH(), 0, 0, 0, dm.BH(), 1});
   Op<T> op(name, {P});
-  return unpack(op, unbatched ? Shape{dm.H} : Shape{dm.B, dm.H}, pieces);
+  return detail::gather(op, unbatched ? Shape{dm.H} : Shape{dm.B, dm.H}, pieces);
 }
 }  // namespace
 
