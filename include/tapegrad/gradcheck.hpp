@@ -5,7 +5,7 @@
 ///     auto r = tapegrad::gradcheck(
 ///         [](const std::vector<tapegrad::Var<double>>& v) { return tapegrad::mul(v[0], v[0]); },
 ///         {xt::xarray<double>{{1.0, -2.0}}});
-///     EXPECT_TRUE(r.ok) << r.report();
+///     if (!r.ok) std::cerr << r.report();   // max errors per input
 #include <functional>
 #include <string>
 #include <vector>

@@ -5,7 +5,7 @@
 ///     // L2 as an explicit penalty: the same gradient as SGDOptions(lr).weight_decay(lambda)
 ///     auto loss = add(data_loss, l2_penalty(tape, model.parameters()) * (lambda / 2));
 ///     // or L1, which drives weights to exactly 0
-///     auto loss = add(data_loss, l1_penalty(tape, model.parameters()) * lambda);
+///     auto sparse_loss = add(data_loss, l1_penalty(tape, model.parameters()) * lambda);
 #include <vector>
 
 #include "tapegrad/ops.hpp"

@@ -399,12 +399,12 @@ Array<T>& Parameter<T>::mutable_grad() {
 /// give its inputs, compute into `output(shape)`, and finish with a backward rule.
 ///
 ///     template <class T>
-///     Var<T> softplus(const Var<T>& x) {
-///       Op<T> op("softplus", {x});
-///       Array<T>& y = op.output(x.shape());
+///     tapegrad::Var<T> softplus(const tapegrad::Var<T>& x) {
+///       tapegrad::Op<T> op("softplus", {x});
+///       tapegrad::Array<T>& y = op.output(x.shape());
 ///       xt::noalias(y) = xt::log1p(xt::exp(x.value()));
-///       return op.finish([](Backward<T>& b) {
-///         b.accumulate(0, b.grad_out() / (1 + xt::exp(-b.input(0))));
+///       return op.finish([](tapegrad::Backward<T>& b) {
+///         b.accumulate(0, b.grad_out() / (T(1) + xt::exp(-b.input(0))));
 ///       });
 ///     }
 ///

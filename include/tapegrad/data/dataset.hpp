@@ -3,7 +3,7 @@
 /// a targets array of fixed per-example shapes; a DataLoader (data/loader.hpp) cuts it into
 /// mini-batches. TensorDataset keeps everything in two arrays whose first axis is the example.
 ///
-///     tapegrad::data::TensorDataset<float> all(x, y);                  // x (569, 30), y (569, 1)
+///     tapegrad::data::TensorDataset<float> all(features, targets);   // (569, 30) and (569,)
 ///     auto [train, test] = tapegrad::data::train_val_split(all, 0.2, /*seed=*/42);
 #include <cstddef>
 #include <cstdint>

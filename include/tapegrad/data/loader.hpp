@@ -6,7 +6,8 @@
 ///     for (int epoch = 0; epoch < 10; ++epoch) {
 ///       for (auto& batch : loader) {                       // one epoch per loop
 ///         auto x = tape.constant(std::move(batch.features));  // no copy: see next()
-///         ...
+///         auto loss = tapegrad::softmax_cross_entropy(model.forward(x), batch.targets);
+///         tape.backward(loss);
 ///       }
 ///     }
 #include <cstddef>

@@ -2,7 +2,7 @@
 /// Layer 6: NumPy's `.npz` format: a zip archive of `.npy` files, one per named array, as
 /// written by `numpy.savez` / `numpy.savez_compressed` and read by `numpy.load`.
 ///
-///     tapegrad::StateDict<float> arrays = {{"x", x}, {"y", y}};
+///     tapegrad::StateDict<float> arrays = {{"x", features}, {"y", targets}};
 ///     tapegrad::io::write_npz("data.npz", arrays);                 // np.load("data.npz")["x"]
 ///     auto back = tapegrad::io::read_npz<float>("data.npz");       // in archive order
 ///

@@ -47,13 +47,13 @@ struct AdamWOptions {
 /// Adam (Kingma & Ba), as PyTorch defines it (torch.optim.Adam). For each parameter θ with
 /// gradient g, at step t, with m_0 = 0, v_0 = 0, vmax_0 = 0:
 ///
-///     if λ ≠ 0:  g ← g + λ θ                       (Adam: L2 in the gradient)
-///     m_t ← β₁ m_{t-1} + (1 − β₁) g
-///     v_t ← β₂ v_{t-1} + (1 − β₂) g²
-///     m̂_t ← m_t / (1 − β₁ᵗ)
-///     if amsgrad:  vmax_t ← max(vmax_{t-1}, v_t);   v̂_t ← vmax_t / (1 − β₂ᵗ)
-///     else:        v̂_t ← v_t / (1 − β₂ᵗ)
-///     θ ← θ − γ m̂_t / (√v̂_t + ε)
+///   if λ ≠ 0:  g ← g + λ θ                       (Adam: L2 in the gradient)
+///   m_t ← β₁ m_{t-1} + (1 − β₁) g
+///   v_t ← β₂ v_{t-1} + (1 − β₂) g²
+///   m̂_t ← m_t / (1 − β₁ᵗ)
+///   if amsgrad:  vmax_t ← max(vmax_{t-1}, v_t);   v̂_t ← vmax_t / (1 − β₂ᵗ)
+///   else:        v̂_t ← v_t / (1 − β₂ᵗ)
+///   θ ← θ − γ m̂_t / (√v̂_t + ε)
 ///
 /// (With amsgrad, the maximum is taken over the uncorrected v_t, as PyTorch's implementation
 /// does.) State: "exp_avg.<i>" (m), "exp_avg_sq.<i>" (v), "max_exp_avg_sq.<i>" (vmax, with
@@ -81,7 +81,7 @@ class Adam : public Optimizer<T> {
 /// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, as torch.optim.AdamW. The
 /// first line of Adam's update becomes
 ///
-///     θ ← θ − γ λ θ                                 (AdamW: decay the weights, not the gradient)
+///   θ ← θ − γ λ θ                                 (AdamW: decay the weights, not the gradient)
 ///
 /// and g itself is left as it is; the rest, and the state, are Adam's.
 template <class T>

@@ -1,8 +1,12 @@
 #pragma once
-/// Layer 5: optimizers. Each reads `param.grad()` and updates `param.value()` in place.
+/// Layer 5: optimizers. Each reads `param.grad()` and updates `param.mutable_value()` in place.
 ///
 ///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
-///     for (...) { opt.zero_grad(); tape.backward(loss); opt.step(); }
+///     for (int step = 0; step < 100; ++step) {
+///       opt.zero_grad();
+///       tape.backward(tapegrad::bce_with_logits(model.forward(x), y));
+///       opt.step();
+///     }
 ///
 /// A new optimizer derives from Optimizer, registers its per-parameter state with `add_state`
 /// (one array per parameter, in the order of `parameters()`), and implements `step()`: it calls

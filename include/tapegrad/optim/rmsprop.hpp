@@ -29,14 +29,14 @@ struct RMSpropOptions {
 /// RMSprop, as PyTorch defines it (torch.optim.RMSprop). For each parameter θ with gradient g,
 /// with v_0 = 0, g^ave_0 = 0, b_0 = 0:
 ///
-///     if λ ≠ 0:  g ← g + λ θ
-///     v_t ← α v_{t-1} + (1 − α) g²
-///     ṽ_t ← v_t
-///     if centered:  g^ave_t ← α g^ave_{t-1} + (1 − α) g
-///                   ṽ_t ← ṽ_t − (g^ave_t)²
-///     if μ > 0:  b_t ← μ b_{t-1} + g / (√ṽ_t + ε)
-///                θ ← θ − γ b_t
-///     else:      θ ← θ − γ g / (√ṽ_t + ε)
+///   if λ ≠ 0:  g ← g + λ θ
+///   v_t ← α v_{t-1} + (1 − α) g²
+///   ṽ_t ← v_t
+///   if centered:  g^ave_t ← α g^ave_{t-1} + (1 − α) g
+///                 ṽ_t ← ṽ_t − (g^ave_t)²
+///   if μ > 0:  b_t ← μ b_{t-1} + g / (√ṽ_t + ε)
+///              θ ← θ − γ b_t
+///   else:      θ ← θ − γ g / (√ṽ_t + ε)
 ///
 /// State: "square_avg.<i>" (v), "momentum_buffer.<i>" (b, when μ > 0), "grad_avg.<i>"
 /// (g^ave, when centered), and the step count.

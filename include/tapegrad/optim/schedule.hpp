@@ -5,7 +5,11 @@
 ///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
 ///     tapegrad::optim::CosineAnnealingLR<float> schedule(opt, /*t_max=*/10);
 ///     for (int epoch = 0; epoch < 10; ++epoch) {
-///       for (auto& batch : loader) { ... opt.step(); }
+///       for (auto& batch : loader) {
+///         opt.zero_grad();
+///         tape.backward(tapegrad::softmax_cross_entropy(model.forward(tape.constant(batch.features)), batch.targets));
+///         opt.step();
+///       }
 ///       schedule.step();
 ///     }
 ///
@@ -91,7 +95,7 @@ class ExponentialLR : public LRScheduler<T> {
 
 /// Cosine annealing (Loshchilov & Hutter, SGDR without restarts), PyTorch's closed form:
 ///
-///     γ_e = η_min + (γ₀ − η_min) · (1 + cos(π e / T_max)) / 2
+///   γ_e = η_min + (γ₀ − η_min) · (1 + cos(π e / T_max)) / 2
 ///
 /// from γ₀ at e = 0 down to η_min at e = T_max (and, as in PyTorch, back up after T_max if
 /// you keep stepping). η_min = 0 sets a rate of exactly 0 at e = T_max: that step changes

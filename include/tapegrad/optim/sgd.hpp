@@ -26,16 +26,16 @@ struct SGDOptions {
 /// Stochastic gradient descent, as PyTorch defines it (torch.optim.SGD). For each parameter θ
 /// with gradient g, at step t:
 ///
-///     if λ ≠ 0:  g ← g + λ θ
-///     if μ ≠ 0:  b_t ← g                       if t = 1
-///                b_t ← μ b_{t-1} + (1 − τ) g     otherwise
-///                g ← g + μ b_t    if nesterov,   else  g ← b_t
-///     θ ← θ − γ g
+///   if λ ≠ 0:  g ← g + λ θ
+///   if μ ≠ 0:  b_t ← g                       if t = 1
+///              b_t ← μ b_{t-1} + (1 − τ) g     otherwise
+///              g ← g + μ b_t    if nesterov,   else  g ← b_t
+///   θ ← θ − γ g
 ///
 /// With μ = 0 and λ = 0 this is the tutorial's update θ ← θ − γ g. State (with μ > 0):
 /// "momentum_buffer.<i>" (b), and the step count.
 ///
-///     tapegrad::optim::SGD<float> opt(model.parameters(), SGDOptions(0.1).momentum(0.9).nesterov(true));
+///     tapegrad::optim::SGD<float> opt(model.parameters(), tapegrad::optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
 template <class T>
 class SGD : public Optimizer<T> {
  public:

@@ -3,6 +3,7 @@
 /// identical weights. The library side of `tools/tapegrad-compare` and
 /// `examples/compare_tutorial.cpp`; docs/tutorial-comparison.md explains every difference.
 ///
+///     const tapegrad::Array<double> X{{0., 0.}, {0., 1.}, {1., 0.}, {1., 1.}}, y = tapegrad::column({0., 1., 1., 0.});
 ///     tapegrad::tutorial::NumpyRandomState rng(1);
 ///     tapegrad::tutorial::NeuralNetwork<double> net({2, 4, 1}, rng);
 ///     auto c = tapegrad::tutorial::compare_gradients(net, X, y);     // X (m, 2), y (m, 1)

@@ -5,6 +5,7 @@
 /// that tapegrad's autograd is compared against, so it shares no code with the tape, the ops or
 /// nn: plain xtensor arrays and BLAS products, exactly the arithmetic of the NumPy original.
 ///
+///     const tapegrad::Array<double> X{{0., 0.}, {0., 1.}, {1., 0.}, {1., 1.}}, y = tapegrad::column({0., 1., 1., 0.});
 ///     tapegrad::tutorial::NumpyRandomState rng(1);               // np.random.seed(1)
 ///     tapegrad::tutorial::NeuralNetwork<double> nn({2, 4, 1}, rng);  // NeuralNetwork([2, 4, 1])
 ///     auto losses = nn.train(X, y, 5000, 0.5, std::cout);      // prints "Epoch 0, Loss: ..."
@@ -28,7 +29,7 @@ namespace tapegrad::tutorial {
 /// from two 32-bit outputs, and the polar Box–Muller method with its cached second value.
 /// With it the port draws the very weights the tutorial draws after `np.random.seed(s)`.
 ///
-///     NumpyRandomState rng(1);
+///     tapegrad::tutorial::NumpyRandomState rng(1);
 ///     auto w = rng.randn(2, 4);   // == np.random.seed(1); np.random.randn(2, 4)
 class NumpyRandomState {
  public:
