@@ -2,8 +2,8 @@
 /// Attention as one fused op: PyTorch 2's `torch.nn.functional.scaled_dot_product_attention`.
 /// nn::MultiheadAttention (nn/attention.hpp) runs on the same op.
 ///
-///     // q (N, heads, L, E), k (N, heads, S, E), v (N, heads, S, Ev)
-///     auto o = tapegrad::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+///     // q (N, heads, L, E), k (N, heads, S, E), v (N, heads, S, Ev): here self-attention on x
+///     auto o = tapegrad::scaled_dot_product_attention(x, x, x, {}, 0.0, /*is_causal=*/true);
 ///
 /// **Fused.** One op computes, for each leading index, softmax(q kᵀ·scale + mask)·v: the scores,
 /// the masking, the softmax (stable: the row maximum first), the dropout and the product with v,

@@ -2,10 +2,11 @@
 /// Recurrent networks as fused ops: PyTorch's RNN (tanh, ReLU), LSTM and GRU over whole
 /// sequences, and their single steps (cells). The modules of nn/rnn.hpp call these.
 ///
-///     // 2 layers of an LSTM over x (T, B, 28), weights in PyTorch's order and layout
-///     auto r = tapegrad::lstm(x, weights, {}, {}, tapegrad::RNNFuncOptions().num_layers(2));
-///     r.output;   // (T, B, H): the last layer's h at every step
-///     r.h_n;      // (2, B, H): each layer's last h;  r.c_n: its last c
+///     // 2 layers of an LSTM over x (T, B, 2) with hidden size 8; weights in PyTorch's order
+///     tapegrad::nn::LSTM<float> lstm(tapegrad::nn::LSTMOptions(2, 8).num_layers(2), rng);
+///     auto r = tapegrad::lstm(x, lstm.flat_weights(), {}, {}, tapegrad::RNNFuncOptions().num_layers(2));
+///     auto out = r.output;   // (T, B, 8): the last layer's h at every step
+///     auto h_n = r.h_n;      // (2, B, 8): each layer's last h; r.c_n: its last c
 ///
 /// **Fused.** A layer (one direction or both) is one op on the tape with one backward rule: the
 /// input products of every step are one GEMM before the loop, each step is one GEMM with W_hh

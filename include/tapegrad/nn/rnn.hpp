@@ -5,7 +5,7 @@
 ///     tapegrad::Rng rng(0);
 ///     tapegrad::nn::LSTM<float> lstm(tapegrad::nn::LSTMOptions(28, 128).batch_first(true), rng);
 ///     auto r = lstm.forward(x);          // x (B, T, 28)
-///     r.output;                          // (B, T, 128);  r.h_n, r.c_n: (1, B, 128)
+///     auto out = r.output;               // (B, T, 128);  r.h_n, r.c_n: (1, B, 128)
 ///
 /// Parameters, for each layer k and direction (suffix "_reverse" for the second): weight_ih_l{k}
 /// (G·hidden, input) — PyTorch's (out, in) layout, unlike tapegrad's Linear —, weight_hh_l{k}
