@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tapegrad/kernels.hpp"
+#include "detail/matmul_nd.hpp"
 #include "instantiate.hpp"
+#include "tapegrad/kernels.hpp"
 
 namespace tapegrad {
 
@@ -33,10 +34,9 @@ void accumulate_unbroadcast(Backward<T>& b, std::size_t i, const Array<T>& g) {
 template <class T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   Op<T> op("matmul", {a, b});
-  const Array<T>& av = a.value();
-  const Array<T>& bv = b.value();
-  TG_CHECK(ShapeError, av.dimension() == 2 && bv.dimension() == 2, "matmul: ", to_string(av.shape()), " @ ",
-           to_string(bv.shape()), " — both operands must be 2-D");
+  const Array<T>& av = op.input(0);
+  const Array<T>& bv = op.input(1);
+  if (av.dimension() != 2 || bv.dimension() != 2) return detail::matmul_nd(op);  // torch.matmul's other cases
   TG_CHECK(ShapeError, av.shape()[1] == bv.shape()[0], "matmul: ", to_string(av.shape()), " @ ",
            to_string(bv.shape()), " — inner dimensions differ (", av.shape()[1], " vs ", bv.shape()[0], ")");
   Array<T>& y = op.output({av.shape()[0], bv.shape()[1]});
@@ -53,13 +53,25 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   });
 }
 
+template <class T>
+Var<T> bmm(const Var<T>& a, const Var<T>& b) {
+  Op<T> op("bmm", {a, b});
+  const Shape& as = op.input(0).shape();
+  const Shape& bs = op.input(1).shape();
+  TG_CHECK(ShapeError, as.size() == 3 && bs.size() == 3, "bmm: ", to_string(as), " @ ", to_string(bs),
+           " — both operands must be 3-D");
+  TG_CHECK(ShapeError, as[0] == bs[0], "bmm: ", to_string(as), " @ ", to_string(bs), " — batch sizes differ (",
+           as[0], " vs ", bs[0], ")");
+  return detail::matmul_nd(op);
+}
+
 namespace {
 template <class T>
 void check_linear(const Array<T>& x, const Array<T>& w, const Array<T>* b) {
-  TG_CHECK(ShapeError, x.dimension() == 2 && w.dimension() == 2, "linear: input ", to_string(x.shape()),
-           " and weight ", to_string(w.shape()), " must be 2-D");
-  TG_CHECK(ShapeError, x.shape()[1] == w.shape()[0], "linear: input ", to_string(x.shape()), " · weight ",
-           to_string(w.shape()), " — input features (", x.shape()[1], ") differ from the weight's rows (",
+  TG_CHECK(ShapeError, x.dimension() >= 1 && w.dimension() == 2, "linear: input ", to_string(x.shape()),
+           " must have at least 1 dim and weight ", to_string(w.shape()), " 2");
+  TG_CHECK(ShapeError, x.shape().back() == w.shape()[0], "linear: input ", to_string(x.shape()), " · weight ",
+           to_string(w.shape()), " — input features (", x.shape().back(), ") differ from the weight's rows (",
            w.shape()[0], "); weights are (in, out)");
   if (b) {
     const std::size_t out = w.shape()[1];
@@ -70,20 +82,30 @@ void check_linear(const Array<T>& x, const Array<T>& w, const Array<T>* b) {
   }
 }
 
+// x (..., in) · W (in, out) -> (..., out): x's leading dims are the rows of one GEMM, viewed in
+// place (detail::MatrixView; a 2-D x is used as it is).
+template <class T>
+Shape linear_shape(const Array<T>& x, std::size_t out) {
+  Shape s = x.shape();
+  s.back() = out;
+  return s;
+}
+
 template <class T>
 void linear_backward(Backward<T>& b) {
-  const Array<T>& go = b.grad_out();
+  const std::size_t m = detail::leading(b.input(0).shape()), in = b.input(1).shape()[0], n = b.input(1).shape()[1];
+  const detail::MatrixView<T> go(b.grad_out(), m, n);
   if (b.needs_grad(0)) {  // dx = G · Wᵀ
     auto t = b.grad_target(0);
-    kernels::gemm(false, true, T(1), go, b.input(1), T(t.add), t.grad);
+    kernels::gemm(false, true, T(1), *go, b.input(1), T(t.add), *detail::MatrixView<T>(t.grad, m, in));
   }
   if (b.needs_grad(1)) {  // dW = xᵀ · G, with the transpose flag instead of a copy
     auto t = b.grad_target(1);
-    kernels::gemm(true, false, T(1), b.input(0), go, T(t.add), t.grad);
+    kernels::gemm(true, false, T(1), *detail::MatrixView<T>(b.input(0), m, in), *go, T(t.add), t.grad);
   }
   if (b.n_inputs() > 2 && b.needs_grad(2)) {  // db = column sums of G, one pass
     auto t = b.grad_target(2);
-    kernels::column_sums(go.data(), go.shape()[0], go.shape()[1], t.grad.data(), t.add);
+    kernels::column_sums(b.grad_out().data(), m, n, t.grad.data(), t.add);
   }
 }
 }  // namespace
@@ -95,10 +117,11 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   const Array<T>& wv = op.input(1);
   const Array<T>& bv = op.input(2);
   check_linear(xv, wv, &bv);
-  const std::size_t m = xv.shape()[0], n = wv.shape()[1];
-  Array<T>& y = op.output({m, n});
+  const std::size_t m = detail::leading(xv.shape()), n = wv.shape()[1];
+  Array<T>& y = op.output(linear_shape(xv, n));
   for (std::size_t i = 0; i < m; ++i) std::copy(bv.data(), bv.data() + n, y.data() + i * n);
-  kernels::gemm(false, false, T(1), xv, wv, T(1), y);
+  kernels::gemm(false, false, T(1), *detail::MatrixView<T>(xv, m, wv.shape()[0]), wv, T(1),
+                *detail::MatrixView<T>(y, m, n));
   return op.finish(linear_backward<T>);
 }
 
@@ -108,13 +131,16 @@ Var<T> linear(const Var<T>& x, const Var<T>& w) {
   const Array<T>& xv = op.input(0);
   const Array<T>& wv = op.input(1);
   check_linear<T>(xv, wv, nullptr);
-  Array<T>& y = op.output({xv.shape()[0], wv.shape()[1]});
-  kernels::gemm(false, false, T(1), xv, wv, T(0), y);
+  const std::size_t m = detail::leading(xv.shape()), n = wv.shape()[1];
+  Array<T>& y = op.output(linear_shape(xv, n));
+  kernels::gemm(false, false, T(1), *detail::MatrixView<T>(xv, m, wv.shape()[0]), wv, T(0),
+                *detail::MatrixView<T>(y, m, n));
   return op.finish(linear_backward<T>);
 }
 
 #define TAPEGRAD_SECTION(T) \
   template Var<T> matmul(const Var<T>&, const Var<T>&); \
+  template Var<T> bmm(const Var<T>&, const Var<T>&); \
   template Var<T> linear(const Var<T>&, const Var<T>&, const Var<T>&); \
   template Var<T> linear(const Var<T>&, const Var<T>&);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)

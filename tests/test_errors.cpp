@@ -145,9 +145,9 @@ TEST_F(Errors, E01_MatmulInnerDimensions) {
   expect<tg::ShapeError>([&] { tg::matmul(a, w); }, {"matmul", "(4, 3)", "(2, 3)", "inner dimensions"});
 }
 
-TEST_F(Errors, E02_MatmulNot2D) {
-  auto v = tape.constant(Array<double>{1, 2});
-  expect<tg::ShapeError>([&] { tg::matmul(v, w); }, {"matmul", "(2,)", "(2, 3)", "2-D"});
+TEST_F(Errors, E02_Matmul0D) {
+  auto s = tape.constant(Array<double>(2.0));
+  expect<tg::ShapeError>([&] { tg::matmul(s, w); }, {"matmul", "()", "(2, 3)", "at least 1 dim"});
 }
 
 TEST_F(Errors, E03_LinearFeatures) {
@@ -196,8 +196,8 @@ TEST_F(Errors, E11_MseShapes) {
 }
 
 TEST_F(Errors, E12_ReductionAxisOutOfRange) {
-  expect<tg::ShapeError>([&] { tg::sum(x, 2); }, {"sum", "axis 2", "(4, 2)"});
-  expect<tg::ShapeError>([&] { tg::mean(x, -3); }, {"mean", "axis -3", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::sum(x, 2); }, {"sum", "dim 2", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::mean(x, -3); }, {"mean", "dim -3", "(4, 2)"});
 }
 
 // ---- 13-18: bad values -----------------------------------------------------------------------------

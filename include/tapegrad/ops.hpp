@@ -26,11 +26,21 @@ using scalar_t = typename identity<T>::type;
 
 // -- linear algebra --------------------------------------------------------------------------
 
-/// Matrix product of 2-D values: (m, k) @ (k, n) -> (m, n).
+/// The matrix product with `torch.matmul`'s rules: (m, k) @ (k, n) -> (m, n), one GEMM with
+/// transpose flags in backward; a 1-D a is a row and a 1-D b a column whose extent of 1 the result
+/// drops ((k,) @ (k,) is a 0-d dot product); N-d operands are stacks of matrices whose batch dims
+/// (all but the last two) broadcast. When b is 1-D or 2-D, a's batch dims fold into the rows of
+/// one GEMM without a copy; otherwise each batch is one GEMM on copies of its slices.
 template <class T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b);
-/// The fused affine layer x·W + b: x (m, in), W (in, out), b (out,) or (1, out). One GEMM, and a
-/// backward of two GEMMs with transpose flags and one pass for the bias.
+/// Batched product of 3-D values with equal batch sizes: (B, m, k) @ (B, k, n) -> (B, m, n), no
+/// broadcasting. `torch.bmm`.
+template <class T>
+Var<T> bmm(const Var<T>& a, const Var<T>& b);
+/// The fused affine layer x·W + b: x (..., in), W (in, out), b (out,) or (1, out) -> (..., out).
+/// One GEMM (x's leading dims are its rows, without a copy), and a backward of two GEMMs with
+/// transpose flags and one pass for the bias. Unlike `torch.nn.functional.linear`, W is (in, out),
+/// as in the tutorial (so this is x·W, not x·Wᵀ).
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
 /// x·W without bias.
