@@ -57,7 +57,17 @@ void check_p(double p) {
   TG_CHECK(ValueError, p >= 0 && p <= 1, "dropout: the drop probability p must be in [0, 1], got ", p);
 }
 
-// y = x · mask, with the mask in saved(0); backward multiplies by the same mask.
+// y = x · mask, with the mask already in saved(0); backward multiplies by the same mask.
+template <class T>
+Var<T> apply_mask(Op<T>& op) {
+  const Array<T>& x = op.input(0);
+  const Array<T>& mask = op.save(0, x.shape());  // the buffer the caller filled
+  Array<T>& y = op.output(x.shape());
+  const T* xp = x.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) y.data()[i] = xp[i] * mask.data()[i];
+  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() * b.saved(0)); });
+}
+
 template <class T>
 Var<T> masked(const char* name, const Var<T>& x, const Array<T>& mask) {
   Op<T> op(name, {x});
@@ -65,10 +75,7 @@ Var<T> masked(const char* name, const Var<T>& x, const Array<T>& mask) {
            to_string(x.shape()), " differ");
   Array<T>& saved = op.save(0, mask.shape());
   std::copy(mask.data(), mask.data() + mask.size(), saved.data());
-  Array<T>& y = op.output(x.shape());
-  const T* xp = x.value().data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) y.data()[i] = xp[i] * saved.data()[i];
-  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() * b.saved(0)); });
+  return apply_mask(op);
 }
 }  // namespace
 
@@ -96,16 +103,13 @@ template <class T>
 Var<T> dropout(const Var<T>& x, double p, Rng& rng) {
   check_p(p);
   if (p == 0) return x;
-  // The mask is drawn straight into the entry's saved buffer (the draws of dropout_mask, in the
-  // same order), so a training loop allocates nothing here.
   Op<T> op("dropout", {x});
-  Array<T>& mask = op.save(0, x.shape());
+  // The mask is drawn straight into the entry's saved buffer (kept from step to step): the
+  // same draws as dropout_mask, without an array per step.
+  Array<T>& mask = op.save(0, op.input(0).shape());
   const T keep = p < 1 ? T(1 / (1 - p)) : T(0);
   for (auto& m : mask) m = rng.uniform01() < p ? T(0) : keep;
-  Array<T>& y = op.output(x.shape());
-  const T* xp = op.input(0).data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) y.data()[i] = xp[i] * mask.data()[i];
-  return op.finish([](Backward<T>& b) { b.accumulate(0, b.grad_out() * b.saved(0)); });
+  return apply_mask(op);
 }
 
 template <class T>

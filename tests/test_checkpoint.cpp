@@ -95,6 +95,46 @@ TEST(Checkpoint, ResumesTrainingExactlyWithOptimizerState) {
   load(c, dir / "train.npz");
 }
 
+TEST(Checkpoint, ParameterGroupsAndTheirRatesRoundTrip) {
+  TempDir dir;
+  Rng r1(5), r2(6);
+  nn::MLP<float> a({4, 8, 3}, r1), b({4, 8, 3}, r2);
+  using Group = optim::AdamW<float>::Group;
+  const auto opts = optim::AdamWOptions(0.01).weight_decay(0.1);
+  optim::AdamW<float> opt_a({Group({a.layer(0).weight(), a.layer(1).weight()}),
+                             Group({a.layer(0).bias(), a.layer(1).bias()}, optim::AdamWOptions(0.02).weight_decay(0))},
+                            opts);
+  optim::AdamW<float> opt_b({Group({b.layer(0).weight(), b.layer(1).weight()}),
+                             Group({b.layer(0).bias(), b.layer(1).bias()})},
+                            optim::AdamWOptions(0.5).weight_decay(0.3));
+  train(a, opt_a, 4);
+  opt_a.set_learning_rate(0, 0.005);  // as a schedule would
+  save(a, opt_a, dir / "train.npz");
+  // NumPy sees the groups: positions and hyperparameters, float64 whatever T is.
+  const auto file = io::read_npz<double>(dir / "train.npz");
+  bool found = false;
+  for (const auto& [name, v] : file) {
+    if (name == "optimizer.param_groups.1.lr") found = v() == 0.02;
+  }
+  EXPECT_TRUE(found);
+  load(b, opt_b, dir / "train.npz");
+  EXPECT_EQ(opt_b.learning_rate(0), 0.005);
+  EXPECT_EQ(opt_b.learning_rate(1), 0.02);
+  EXPECT_EQ(opt_b.group_options(0).weight_decay(), 0.1);
+  EXPECT_EQ(opt_b.group_options(1).weight_decay(), 0.0);
+  train(a, opt_a, 3);
+  train(b, opt_b, 3);
+  EXPECT_EQ(values(a), values(b));
+  // Other groups: reported with the module's problems, nothing changed.
+  Rng r3(7);
+  nn::MLP<float> c({4, 8, 3}, r3);
+  optim::AdamW<float> one(c.parameters(), opts);
+  const auto before = values(c);
+  EXPECT_NE(message_of([&] { load(c, one, dir / "train.npz"); }).find("optimizer: the state has 2 parameter groups"),
+            std::string::npos);
+  EXPECT_EQ(values(c), before);
+}
+
 TEST(Checkpoint, ReportsEveryMismatchAndChangesNothing) {
   TempDir dir;
   Rng r1(1), r2(2), r3(3);

@@ -23,6 +23,15 @@ bool has_prefix(const std::string& s, const std::string& prefix) { return s.comp
 template <class T>
 using NamedParameters = decltype(std::declval<const nn::Module<T>&>().named_parameters());
 
+// What a checkpoint holds of a module: its parameters, then its buffers (running statistics),
+// each by name, as a PyTorch state_dict.
+template <class T>
+NamedParameters<T> named_state(const nn::Module<T>& module) {
+  NamedParameters<T> all = module.named_parameters();
+  for (auto& entry : module.named_buffers()) all.push_back(std::move(entry));
+  return all;
+}
+
 // Matches `state` against the module's parameters `params`. Returns, for each parameter, its
 // source array (null where there is a problem), and appends every problem to `problems`.
 template <class T>
@@ -68,6 +77,21 @@ void assign_all(const NamedParameters<T>& params, const std::vector<const Array<
 
 // The name of the step count in a checkpoint: "optimizer.step", an int64 0-d array.
 const std::string kStepKey = std::string(kOptimizerPrefix) + "step";
+// The prefix of the parameter groups' entries: optimizer.param_groups.<g>.<name>.
+const std::string kGroupsKey = std::string(kOptimizerPrefix) + "param_groups.";
+
+// Splits "param_groups.<g>.<name>" (the optimizer prefix removed) into g and name.
+bool group_key(const std::string& key, std::size_t& group, std::string& name) {
+  const std::string prefix = "param_groups.";
+  if (!has_prefix(key, prefix)) return false;
+  const std::size_t dot = key.find('.', prefix.size());
+  if (dot == std::string::npos || dot == prefix.size() || dot + 1 == key.size()) return false;
+  const std::string digits = key.substr(prefix.size(), dot - prefix.size());
+  if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  group = std::size_t(std::stoul(digits));
+  name = key.substr(dot + 1);
+  return true;
+}
 
 // A step count read from a checkpoint: a non-negative integer below 2^63, exactly. Checkpoints
 // written before the count was an int64 hold it as a float; one that is an exact integer in
@@ -122,14 +146,14 @@ void split(StateDict<T>&& all, StateDict<T>& module_part, StateDict<T>& optimize
 template <class T>
 StateDict<T> state_dict(const nn::Module<T>& module) {
   StateDict<T> out;
-  for (const auto& [name, p] : module.named_parameters()) out.emplace_back(name, p.value());
+  for (const auto& [name, p] : named_state(module)) out.emplace_back(name, p.value());
   return out;
 }
 
 template <class T>
 void load_state_dict(nn::Module<T>& module, const StateDict<T>& state, const std::string& what) {
   std::vector<std::string> problems;
-  const auto params = module.named_parameters();
+  const auto params = named_state(module);
   const auto sources = match<T>(params, state, problems);
   if (!problems.empty()) report(what, problems);
   assign_all<T>(params, sources);
@@ -142,7 +166,7 @@ void save(const nn::Module<T>& module, const std::string& path) {
 
 template <class T>
 void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, const std::string& path) {
-  const auto params = module.named_parameters();
+  const auto params = named_state(module);
   for (const auto& np : params) {
     TG_CHECK(ValueError, !has_prefix(np.first, kOptimizerPrefix), "save: ", path, ": the parameter name '", np.first,
              "' collides with the optimizer's prefix '", kOptimizerPrefix, "'");
@@ -157,6 +181,18 @@ void save(const nn::Module<T>& module, const optim::Optimizer<T>& optimizer, con
   for (const auto& [name, p] : params) files.emplace_back(name, io::io_detail::npy_bytes(p.value()));
   files.emplace_back(kStepKey, io::io_detail::npy_int64_bytes(std::int64_t(state.step)));
   for (const auto& [name, a] : state.buffers) files.emplace_back(kOptimizerPrefix + name, io::io_detail::npy_bytes(a));
+  // The parameter groups: each group's parameter positions, and its hyperparameters as float64
+  // (exact whatever T is), e.g. optimizer.param_groups.1.weight_decay.
+  for (std::size_t g = 0; g < state.param_groups.size(); ++g) {
+    const std::string prefix = kGroupsKey + std::to_string(g) + ".";
+    const auto& group = state.param_groups[g];
+    Array<double> positions = Array<double>::from_shape({group.params.size()});
+    std::copy(group.params.begin(), group.params.end(), positions.begin());
+    files.emplace_back(prefix + "params", io::io_detail::npy_bytes(positions));
+    for (const auto& [name, v] : group.hyperparameters) {
+      files.emplace_back(prefix + name, io::io_detail::npy_bytes(Array<double>(v)));
+    }
+  }
   std::set<std::string> names;
   for (const auto& f : files) {
     TG_CHECK(ValueError, names.insert(f.first).second, "save: ", path, ": the name '", f.first, "' appears twice");
@@ -179,28 +215,69 @@ template <class T>
 void load_with_optimizer(nn::Module<T>& module, optim::Optimizer<T>& optimizer, const std::string& path,
                          const io::LoadOptions& options) {
   StepEntry step;
+  // Hyperparameters of the groups, read exactly (as doubles) whatever T is.
+  std::vector<std::pair<std::string, double>> scalars;
   // The step count is read exactly, whatever its dtype, rather than converted to T.
-  const auto take_step = [&step](const std::string& name, const io::io_detail::NpyHeader& header,
-                                 io::io_detail::Reader& in) {
-    if (name != kStepKey || !header.shape.empty()) return false;  // a misshapen step is reported below
-    step = step_from(io::io_detail::read_npy_scalar(in, header));
+  const auto take_step = [&step, &scalars](const std::string& name, const io::io_detail::NpyHeader& header,
+                                           io::io_detail::Reader& in) {
+    if (!header.shape.empty()) return false;  // a misshapen step is reported below
+    if (name == kStepKey) {
+      step = step_from(io::io_detail::read_npy_scalar(in, header));
+      return true;
+    }
+    if (!has_prefix(name, kGroupsKey)) return false;
+    const io::io_detail::NpyScalar v = io::io_detail::read_npy_scalar(in, header);
+    scalars.emplace_back(name.substr(std::string(kOptimizerPrefix).size()),
+                         v.is_float ? v.value : (v.negative ? -double(v.magnitude) : double(v.magnitude)));
     return true;
   };
   StateDict<T> module_part, optimizer_part;
   split(io::io_detail::read_npz_entries<T>(path, options, take_step), module_part, optimizer_part);
 
   std::vector<std::string> problems;
-  const auto params = module.named_parameters();
+  const auto params = named_state(module);
   const auto sources = match<T>(params, module_part, problems);
   optim::OptimizerState<T> state;
   state.step = step.value;
+  std::map<std::size_t, optim::ParamGroupState> groups;
+  std::set<std::size_t> with_params;
+  std::size_t g = 0;
+  std::string key;
   for (auto& [name, a] : optimizer_part) {
     if (name == "step") {  // not 0-d, so not taken above
       problems.push_back("optimizer: 'step' has shape " + to_string(a.shape()) + ", expected ()");
       step.found = true;
+    } else if (group_key(name, g, key) && key == "params" && a.dimension() == 1) {
+      for (const T v : a) {
+        if (!(v >= T(0) && std::floor(v) == v)) {
+          problems.push_back(detail::concat("optimizer: '", name, "' holds ", v, ", not a parameter position"));
+          break;
+        }
+        groups[g].params.push_back(std::size_t(v));
+      }
+      with_params.insert(g);
+    } else if (has_prefix(name, "param_groups.")) {
+      problems.push_back("optimizer: unexpected '" + name + "' " + to_string(a.shape()));
     } else {
       state.buffers.emplace_back(std::move(name), std::move(a));
     }
+  }
+  for (const auto& [name, v] : scalars) {
+    if (group_key(name, g, key) && key != "params") {
+      groups[g].hyperparameters.emplace_back(key, v);
+    } else {
+      problems.push_back("optimizer: unexpected '" + name + "' ()");
+    }
+  }
+  for (const auto& [index, group] : groups) {
+    if (index != state.param_groups.size()) {
+      problems.push_back(detail::concat("optimizer: parameter group ", state.param_groups.size(), " is missing"));
+      break;
+    }
+    if (!with_params.count(index)) {
+      problems.push_back(detail::concat("optimizer: missing 'param_groups.", index, ".params'"));
+    }
+    state.param_groups.push_back(group);
   }
   if (!step.found) problems.push_back("optimizer: missing 'step'");
   if (!step.problem.empty()) problems.push_back("optimizer: " + step.problem);

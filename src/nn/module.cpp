@@ -96,6 +96,14 @@ Parameter<T>& Module<T>::param(const std::string& name) {
 }
 
 template <class T>
+Parameter<T>& Module<T>::buffer(const std::string& name) {
+  for (auto& [n, p] : buffers_) {
+    if (n == name) return p;
+  }
+  throw ValueError(detail::concat("Module: no buffer named '", name, "'"));
+}
+
+template <class T>
 typename Module<T>::Named Module<T>::collect(bool buffers) const {
   Named out;
   std::unordered_set<const void*> seen;  // a parameter shared by two modules (tied weights) once

@@ -1,4 +1,5 @@
 // The optimizer base: learning rate, step count, state save/restore.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -10,29 +11,105 @@
 
 namespace tapegrad::optim {
 
+namespace group_detail {
+std::string group_suffix(std::size_t group, std::size_t groups) {
+  return groups > 1 ? tapegrad::detail::concat(" (group ", group, ")") : std::string();
+}
+}  // namespace group_detail
+
 // ---- Optimizer ---------------------------------------------------------------------------------
 
 template <class T>
 Optimizer<T>::Optimizer(const char* name, std::vector<Parameter<T>> params, double lr)
-    : params_(std::move(params)), name_(name), lr_(0) {
+    : Optimizer(name, [&] {
+        std::vector<std::pair<std::vector<Parameter<T>>, double>> one;
+        one.emplace_back(std::move(params), lr);
+        return one;
+      }()) {}
+
+template <class T>
+Optimizer<T>::Optimizer(const char* name, std::vector<std::pair<std::vector<Parameter<T>>, double>> groups)
+    : name_(name) {
+  TG_CHECK(ValueError, !groups.empty(), name_, ": no parameter groups");
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const double lr = groups[g].second;
+    TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, name_,
+             ": lr (the learning rate) must be positive and finite, got ", lr,
+             groups.size() > 1 ? detail::concat(" (group ", g, ")") : std::string());
+    groups_.push_back({params_.size(), params_.size() + groups[g].first.size(), lr});
+    for (auto& p : groups[g].first) params_.push_back(std::move(p));
+  }
   for (std::size_t i = 0; i < params_.size(); ++i) {
     TG_CHECK(ValueError, params_[i].defined(), name_, ": parameter ", i, " is undefined");
     // A parameter listed twice would be updated twice per step.
     for (std::size_t j = 0; j < i; ++j) {
       TG_CHECK(ValueError, !params_[i].same(params_[j]), name_, ": parameters ", j, " and ", i,
-               " are the same parameter");
+               " are the same parameter", group_of(i) != group_of(j) ? " (in two parameter groups)" : "");
     }
   }
-  TG_CHECK(ValueError, std::isfinite(lr) && lr > 0, name_, ": lr (the learning rate) must be positive and finite, got ",
-           lr);
-  lr_ = lr;
+}
+
+template <class T>
+std::size_t Optimizer<T>::group_of(std::size_t i) const {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (i < groups_[g].end) return g;
+  }
+  throw ValueError(detail::concat(name_, ": parameter ", i, " is out of range (", params_.size(), " parameters)"));
 }
 
 template <class T>
 void Optimizer<T>::set_learning_rate(double lr) {
   TG_CHECK(ValueError, std::isfinite(lr) && lr >= 0, name_, ": lr (the learning rate) must be >= 0 and finite, got ",
            lr);
-  lr_ = lr;
+  for (auto& g : groups_) g.lr = lr;
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(std::size_t group, double lr) {
+  TG_CHECK(ValueError, group < groups_.size(), name_, ": group ", group, " is out of range (", groups_.size(),
+           " groups)");
+  TG_CHECK(ValueError, std::isfinite(lr) && lr >= 0, name_, ": lr (the learning rate) must be >= 0 and finite, got ",
+           lr, " (group ", group, ")");
+  groups_[group].lr = lr;
+}
+
+template <class T>
+Hyperparameters Optimizer<T>::hyperparameters(std::size_t group) const {
+  return {{"lr", learning_rate(group)}};
+}
+
+template <class T>
+std::vector<std::string> Optimizer<T>::name_problems(const Hyperparameters& values, const std::vector<std::string>& names) {
+  std::vector<std::string> problems;
+  for (const auto& n : names) {
+    std::size_t count = 0;
+    for (const auto& v : values) count += v.first == n;
+    if (count == 0) problems.push_back("missing '" + n + "'");
+    if (count > 1) problems.push_back("'" + n + "' appears more than once");
+  }
+  for (const auto& v : values) {
+    if (std::find(names.begin(), names.end(), v.first) == names.end()) problems.push_back("unexpected '" + v.first + "'");
+  }
+  return problems;
+}
+
+template <class T>
+double Optimizer<T>::value_of(const Hyperparameters& values, const std::string& name) {
+  for (const auto& v : values) {
+    if (v.first == name) return v.second;
+  }
+  return std::nan("");
+}
+
+template <class T>
+std::vector<std::string> Optimizer<T>::set_hyperparameters(std::size_t group, const Hyperparameters& values,
+                                                           bool apply) {
+  std::vector<std::string> problems = name_problems(values, {"lr"});
+  if (!problems.empty()) return problems;
+  const double lr = value_of(values, "lr");
+  if (!(std::isfinite(lr) && lr >= 0)) return {detail::concat("'lr' must be >= 0 and finite, got ", lr)};
+  if (apply) groups_[group].lr = lr;
+  return {};
 }
 
 template <class T>
@@ -57,6 +134,12 @@ OptimizerState<T> Optimizer<T>::state_dict() const {
     for (std::size_t i = 0; i < buffers.size(); ++i) {
       out.buffers.emplace_back(name + "." + std::to_string(i), buffers[i]);
     }
+  }
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    ParamGroupState group;
+    for (std::size_t i = groups_[g].begin; i < groups_[g].end; ++i) group.params.push_back(i);
+    group.hyperparameters = hyperparameters(g);
+    out.param_groups.push_back(std::move(group));
   }
   return out;
 }
@@ -101,6 +184,26 @@ std::vector<std::string> Optimizer<T>::state_problems(const OptimizerState<T>& s
     for (std::size_t j = 0; j < k && !known; ++j) known = used[j] && buffers[j].first == buffers[k].first;
     if (!known) problems.push_back("unexpected '" + buffers[k].first + "'");
   }
+  // The groups (a state saved before groups existed has none: nothing to check).
+  const auto& groups = state.param_groups;
+  if (!groups.empty() && groups.size() != groups_.size()) {
+    problems.push_back(detail::concat("the state has ", groups.size(), " parameter groups, the optimizer ",
+                                      groups_.size()));
+  } else {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      std::vector<std::size_t> mine;
+      for (std::size_t i = groups_[g].begin; i < groups_[g].end; ++i) mine.push_back(i);
+      if (groups[g].params != mine) {
+        problems.push_back(detail::concat("parameter group ", g, " holds ", groups[g].params.size(),
+                                          " parameters other than the optimizer's ", mine.size(), " (positions ",
+                                          groups_[g].begin, " to ", groups_[g].end, ")"));
+      }
+      // const_cast: set_hyperparameters with apply = false only checks.
+      for (const auto& p : const_cast<Optimizer*>(this)->set_hyperparameters(g, groups[g].hyperparameters, false)) {
+        problems.push_back(detail::concat("parameter group ", g, ": ", p));
+      }
+    }
+  }
   return problems;
 }
 
@@ -122,6 +225,9 @@ void Optimizer<T>::load_state_dict(const OptimizerState<T>& state) {
         if (name == key) std::copy(a.data(), a.data() + a.size(), slot[i].data());
       }
     }
+  }
+  for (std::size_t g = 0; g < state.param_groups.size(); ++g) {
+    set_hyperparameters(g, state.param_groups[g].hyperparameters, true);
   }
   steps_ = state.step;
 }
@@ -177,7 +283,7 @@ void Optimizer<T>::check_update(std::size_t i) {
       "anomaly in ", name_, "::step: parameter ", i, " (shape ", to_string(p.shape()), ") ",
       already ? "holds " : "became ", now, " at element ", bad,
       already ? " and was already non-finite before this step" : "", " (value before the step ", before,
-      ", gradient ", grad, ", lr ", lr_, "); the step was undone: every parameter, the optimizer's state and its",
+      ", gradient ", grad, ", lr ", learning_rate(group_of(i)), "); the step was undone: every parameter, the optimizer's state and its",
       " step count are as before it"));
 }
 template <class T>

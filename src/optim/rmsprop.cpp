@@ -1,6 +1,7 @@
 // RMSprop, plain, centered and with momentum.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include <xsimd/xsimd.hpp>
 
@@ -9,20 +10,77 @@
 
 namespace tapegrad::optim {
 
+namespace {
+void validate(const RMSpropOptions& o, const std::string& where) {
+  TG_CHECK(ValueError, std::isfinite(o.lr()) && o.lr() > 0,
+           "RMSprop: lr (the learning rate) must be positive and finite, got ", o.lr(), where);
+  TG_CHECK(ValueError, o.alpha() >= 0 && o.alpha() < 1, "RMSprop: alpha must be in [0, 1), got ", o.alpha(), where);
+  TG_CHECK(ValueError, std::isfinite(o.eps()) && o.eps() > 0, "RMSprop: eps must be > 0, got ", o.eps(), where);
+  TG_CHECK(ValueError, std::isfinite(o.weight_decay()) && o.weight_decay() >= 0,
+           "RMSprop: weight_decay must be >= 0, got ", o.weight_decay(), where);
+  TG_CHECK(ValueError, std::isfinite(o.momentum()) && o.momentum() >= 0, "RMSprop: momentum must be >= 0, got ",
+           o.momentum(), where);
+}
+}  // namespace
+
 template <class T>
 RMSprop<T>::RMSprop(std::vector<Parameter<T>> params, const RMSpropOptions& options)
-    : Optimizer<T>("RMSprop", std::move(params), options.lr()), options_(options) {
-  TG_CHECK(ValueError, options.alpha() >= 0 && options.alpha() < 1, "RMSprop: alpha must be in [0, 1), got ",
-           options.alpha());
-  TG_CHECK(ValueError, std::isfinite(options.eps()) && options.eps() > 0, "RMSprop: eps must be > 0, got ",
-           options.eps());
-  TG_CHECK(ValueError, std::isfinite(options.weight_decay()) && options.weight_decay() >= 0,
-           "RMSprop: weight_decay must be >= 0, got ", options.weight_decay());
-  TG_CHECK(ValueError, std::isfinite(options.momentum()) && options.momentum() >= 0,
-           "RMSprop: momentum must be >= 0, got ", options.momentum());
+    : RMSprop(std::vector<Group>{Group(std::move(params))}, options) {}
+
+template <class T>
+RMSprop<T>::RMSprop(std::vector<Group> groups, const RMSpropOptions& defaults)
+    : Optimizer<T>("RMSprop", group_detail::group_rates(groups, defaults)),
+      options_(defaults),
+      groups_(group_detail::group_options(groups, defaults)) {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    validate(groups_[g], group_detail::group_suffix(g, groups_.size()));
+    has_momentum_ = has_momentum_ || groups_[g].momentum() > 0;
+    has_centered_ = has_centered_ || groups_[g].centered();
+  }
   square_slot_ = this->add_state("square_avg");
-  if (options.momentum() > 0) momentum_slot_ = this->add_state("momentum_buffer");
-  if (options.centered()) grad_avg_slot_ = this->add_state("grad_avg");
+  if (has_momentum_) momentum_slot_ = this->add_state("momentum_buffer");
+  if (has_centered_) grad_avg_slot_ = this->add_state("grad_avg");
+}
+
+template <class T>
+RMSpropOptions RMSprop<T>::group_options(std::size_t group) const {
+  return RMSpropOptions(groups_.at(group)).lr(this->learning_rate(group));
+}
+
+template <class T>
+Hyperparameters RMSprop<T>::hyperparameters(std::size_t group) const {
+  const RMSpropOptions o = group_options(group);
+  return {{"lr", o.lr()},
+          {"alpha", o.alpha()},
+          {"eps", o.eps()},
+          {"weight_decay", o.weight_decay()},
+          {"momentum", o.momentum()},
+          {"centered", o.centered() ? 1.0 : 0.0}};
+}
+
+template <class T>
+std::vector<std::string> RMSprop<T>::set_hyperparameters(std::size_t group, const Hyperparameters& values,
+                                                         bool apply) {
+  auto problems = this->name_problems(values, {"lr", "alpha", "eps", "weight_decay", "momentum", "centered"});
+  if (!problems.empty()) return problems;
+  RMSpropOptions o = RMSpropOptions(this->value_of(values, "lr"))
+                         .alpha(this->value_of(values, "alpha"))
+                         .eps(this->value_of(values, "eps"))
+                         .weight_decay(this->value_of(values, "weight_decay"))
+                         .momentum(this->value_of(values, "momentum"))
+                         .centered(this->value_of(values, "centered") != 0);
+  try {
+    validate(o, "");
+  } catch (const ValueError& e) {
+    return {e.what()};
+  }
+  if (o.momentum() > 0 && !has_momentum_) return {"momentum > 0 for an optimizer made without momentum (no buffers)"};
+  if (o.centered() && !has_centered_) return {"centered for an optimizer made without it (no grad_avg buffers)"};
+  if (apply) {
+    groups_[group] = o;
+    this->set_learning_rate(group, o.lr());
+  }
+  return {};
 }
 
 namespace {
@@ -81,10 +139,19 @@ void rmsprop_update(T* w, const T* g, T* v, T* gavg, T* b, std::size_t n, const 
 template <class T>
 void RMSprop<T>::step() {
   this->advance();
-  const RMSpropCoefficients k{this->learning_rate(), options_.alpha(), 1 - options_.alpha(),
-                              options_.eps(),        options_.weight_decay(), options_.momentum()};
-  const bool centered = options_.centered(), momentum = options_.momentum() > 0;
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+  for (std::size_t group = 0; group < groups_.size(); ++group) {
+    step_group(group);
+  }
+}
+
+template <class T>
+void RMSprop<T>::step_group(std::size_t group) {
+  const RMSpropOptions& o = groups_[group];
+  const RMSpropCoefficients k{this->learning_rate(group), o.alpha(), 1 - o.alpha(),
+                              o.eps(),                    o.weight_decay(), o.momentum()};
+  const bool centered = o.centered(), momentum = o.momentum() > 0;
+  const auto [first, last] = this->param_group_range(group);
+  for (std::size_t i = first; i < last; ++i) {
     if (!this->has_gradient(i)) continue;
     Parameter<T>& p = this->params_[i];
     T* w = p.mutable_value().data();

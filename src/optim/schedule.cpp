@@ -12,9 +12,22 @@ void check_gamma(const char* name, double gamma) {
 }  // namespace
 
 template <class T>
+LRScheduler<T>::LRScheduler(Optimizer<T>& optimizer) : optimizer_(optimizer) {
+  for (std::size_t g = 0; g < optimizer.num_param_groups(); ++g) base_lrs_.push_back(optimizer.learning_rate(g));
+}
+
+template <class T>
 void LRScheduler<T>::set_epoch(std::int64_t epoch) {
   TG_CHECK(ValueError, epoch >= 0, "LRScheduler::set_epoch: epoch must be >= 0, got ", epoch);
-  optimizer_.set_learning_rate(lr_at(epoch));  // throws before anything changes
+  // Every rate first, so that a bad one changes nothing.
+  std::vector<double> rates;
+  for (const double base : base_lrs_) {
+    const double lr = lr_at(epoch, base);
+    TG_CHECK(ValueError, std::isfinite(lr) && lr >= 0, optimizer_.name(),
+             ": lr (the learning rate) must be >= 0 and finite, got ", lr, " from the schedule at epoch ", epoch);
+    rates.push_back(lr);
+  }
+  for (std::size_t g = 0; g < rates.size(); ++g) optimizer_.set_learning_rate(g, rates[g]);
   epoch_ = epoch;
 }
 
@@ -26,8 +39,8 @@ StepLR<T>::StepLR(Optimizer<T>& optimizer, std::int64_t step_size, double gamma)
 }
 
 template <class T>
-double StepLR<T>::lr_at(std::int64_t epoch) const {
-  return this->base_lr_ * std::pow(gamma_, double(epoch / step_size_));
+double StepLR<T>::lr_at(std::int64_t epoch, double base_lr) const {
+  return base_lr * std::pow(gamma_, double(epoch / step_size_));
 }
 
 template <class T>
@@ -41,10 +54,10 @@ MultiStepLR<T>::MultiStepLR(Optimizer<T>& optimizer, std::vector<std::int64_t> m
 }
 
 template <class T>
-double MultiStepLR<T>::lr_at(std::int64_t epoch) const {
+double MultiStepLR<T>::lr_at(std::int64_t epoch, double base_lr) const {
   int passed = 0;
   for (std::int64_t m : milestones_) passed += epoch >= m;
-  return this->base_lr_ * std::pow(gamma_, passed);
+  return base_lr * std::pow(gamma_, passed);
 }
 
 template <class T>
@@ -53,23 +66,25 @@ ExponentialLR<T>::ExponentialLR(Optimizer<T>& optimizer, double gamma) : LRSched
 }
 
 template <class T>
-double ExponentialLR<T>::lr_at(std::int64_t epoch) const {
-  return this->base_lr_ * std::pow(gamma_, double(epoch));
+double ExponentialLR<T>::lr_at(std::int64_t epoch, double base_lr) const {
+  return base_lr * std::pow(gamma_, double(epoch));
 }
 
 template <class T>
 CosineAnnealingLR<T>::CosineAnnealingLR(Optimizer<T>& optimizer, std::int64_t t_max, double eta_min)
     : LRScheduler<T>(optimizer), t_max_(t_max), eta_min_(eta_min) {
   TG_CHECK(ValueError, t_max >= 1, "CosineAnnealingLR: t_max must be >= 1, got ", t_max);
-  TG_CHECK(ValueError, eta_min >= 0 && eta_min <= this->base_lr_, "CosineAnnealingLR: eta_min must be in [0, ",
-           this->base_lr_, "] (the base learning rate), got ", eta_min);
+  for (const double base : this->base_lrs_) {
+    TG_CHECK(ValueError, eta_min >= 0 && eta_min <= base, "CosineAnnealingLR: eta_min must be in [0, ", base,
+             "] (the base learning rate), got ", eta_min);
+  }
 }
 
 template <class T>
-double CosineAnnealingLR<T>::lr_at(std::int64_t epoch) const {
+double CosineAnnealingLR<T>::lr_at(std::int64_t epoch, double base_lr) const {
   const double pi = 3.14159265358979323846;
   const double lr =
-      eta_min_ + (this->base_lr_ - eta_min_) * (1 + std::cos(pi * double(epoch) / double(t_max_))) / 2;
+      eta_min_ + (base_lr - eta_min_) * (1 + std::cos(pi * double(epoch) / double(t_max_))) / 2;
   return std::max(lr, 0.0);  // cos(π) = −1 can leave −1e-17 where 0 is meant
 }
 
@@ -81,8 +96,8 @@ LambdaLR<T>::LambdaLR(Optimizer<T>& optimizer, std::function<double(std::int64_t
 }
 
 template <class T>
-double LambdaLR<T>::lr_at(std::int64_t epoch) const {
-  return this->base_lr_ * factor_(epoch);
+double LambdaLR<T>::lr_at(std::int64_t epoch, double base_lr) const {
+  return base_lr * factor_(epoch);
 }
 
 #define TAPEGRAD_INSTANTIATE(T)          \

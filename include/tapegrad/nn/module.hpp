@@ -75,9 +75,13 @@ class Module {
   }
   /// The registered parameter `name` (throws ValueError if there is none).
   Parameter<T>& param(const std::string& name);
+  /// The registered buffer `name` (throws ValueError if there is none).
+  Parameter<T>& buffer(const std::string& name);
   /// The `i`-th registered parameter of this module (registration order), without a name
   /// lookup: for accessors on the hot path, which remember the position at registration.
   Parameter<T>& param_at(std::size_t i) { return params_[i].second; }
+  /// The `i`-th registered buffer of this module (registration order), as param_at.
+  Parameter<T>& buffer_at(std::size_t i) { return buffers_[i].second; }
   /// How many parameters this module registered itself (submodules' not counted).
   std::size_t num_own_parameters() const noexcept { return params_.size(); }
 

@@ -1,5 +1,6 @@
 #pragma once
 /// Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay.
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -56,25 +57,36 @@ struct AdamWOptions {
 ///   θ ← θ − γ m̂_t / (√v̂_t + ε)
 ///
 /// (With amsgrad, the maximum is taken over the uncorrected v_t, as PyTorch's implementation
-/// does.) State: "exp_avg.<i>" (m), "exp_avg_sq.<i>" (v), "max_exp_avg_sq.<i>" (vmax, with
-/// amsgrad), and the step count.
+/// does.) Each parameter group has its own γ, β, ε, λ and amsgrad. State: "exp_avg.<i>" (m),
+/// "exp_avg_sq.<i>" (v), "max_exp_avg_sq.<i>" (vmax, when some group has amsgrad), and the step
+/// count; hyperparameters: lr, betas.0, betas.1, eps, weight_decay, amsgrad.
 ///
 ///     tapegrad::optim::Adam<float> opt(model.parameters(), tapegrad::optim::AdamOptions(1e-3));
 template <class T>
 class Adam : public Optimizer<T> {
  public:
+  using Group = ParamGroup<T, AdamOptions>;
   /// Throws ValueError, naming the option, for lr ≤ 0, β outside [0, 1), ε ≤ 0 or λ < 0.
   Adam(std::vector<Parameter<T>> params, const AdamOptions& options = AdamOptions())
-      : Adam("Adam", std::move(params), options, false) {}
+      : Adam("Adam", std::vector<Group>{Group(std::move(params))}, options, false) {}
+  /// Parameter groups; a group without options takes `defaults`. Errors as above, naming the group.
+  Adam(std::vector<Group> groups, const AdamOptions& defaults) : Adam("Adam", std::move(groups), defaults, false) {}
   void step() override;
+  /// The options given to the constructor (the groups' defaults).
   const AdamOptions& options() const noexcept { return options_; }
+  /// Group `group`'s options, with its current learning rate.
+  AdamOptions group_options(std::size_t group) const;
+  Hyperparameters hyperparameters(std::size_t group) const override;
 
  protected:
-  Adam(const char* name, std::vector<Parameter<T>> params, const AdamOptions& options, bool decoupled);
+  Adam(const char* name, std::vector<Group> groups, const AdamOptions& defaults, bool decoupled);
+  std::vector<std::string> set_hyperparameters(std::size_t group, const Hyperparameters& values, bool apply) override;
 
  private:
   AdamOptions options_;
+  std::vector<AdamOptions> groups_;
   bool decoupled_;
+  bool has_amsgrad_ = false;
   std::size_t exp_avg_slot_ = 0, exp_avg_sq_slot_ = 0, max_slot_ = 0;
 };
 
@@ -87,11 +99,26 @@ class Adam : public Optimizer<T> {
 template <class T>
 class AdamW : public Adam<T> {
  public:
+  using Group = ParamGroup<T, AdamWOptions>;
   /// Throws ValueError, naming the option, as Adam does.
   AdamW(std::vector<Parameter<T>> params, const AdamWOptions& options = AdamWOptions())
-      : Adam<T>("AdamW", std::move(params),
-                AdamOptions(options.lr()).betas(options.betas()).eps(options.eps()).weight_decay(options.weight_decay()).amsgrad(options.amsgrad()),
-                true) {}
+      : AdamW(std::vector<Group>{Group(std::move(params))}, options) {}
+  /// Parameter groups; a group without options takes `defaults`.
+  AdamW(std::vector<Group> groups, const AdamWOptions& defaults)
+      : Adam<T>("AdamW", as_adam(groups, defaults), as_adam(defaults), true), defaults_(defaults) {}
+  /// The options given to the constructor (the groups' defaults).
+  const AdamWOptions& options() const noexcept { return defaults_; }
+
+ private:
+  static AdamOptions as_adam(const AdamWOptions& o) {
+    return AdamOptions(o.lr()).betas(o.betas()).eps(o.eps()).weight_decay(o.weight_decay()).amsgrad(o.amsgrad());
+  }
+  static std::vector<typename Adam<T>::Group> as_adam(const std::vector<Group>& groups, const AdamWOptions& defaults) {
+    std::vector<typename Adam<T>::Group> out;
+    for (const auto& g : groups) out.emplace_back(g.params, as_adam(g.options ? *g.options : defaults));
+    return out;
+  }
+  AdamWOptions defaults_;
 };
 
 }  // namespace tapegrad::optim

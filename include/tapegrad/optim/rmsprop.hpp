@@ -1,5 +1,6 @@
 #pragma once
 /// RMSprop: gradients scaled by a running root mean square.
+#include <string>
 #include <vector>
 
 #include "tapegrad/arg.hpp"
@@ -38,18 +39,32 @@ struct RMSpropOptions {
 ///              θ ← θ − γ b_t
 ///   else:      θ ← θ − γ g / (√ṽ_t + ε)
 ///
-/// State: "square_avg.<i>" (v), "momentum_buffer.<i>" (b, when μ > 0), "grad_avg.<i>"
-/// (g^ave, when centered), and the step count.
+/// with each parameter group's own options. State: "square_avg.<i>" (v), "momentum_buffer.<i>"
+/// (b, when some group has μ > 0), "grad_avg.<i>" (g^ave, when some group is centered), and the
+/// step count; hyperparameters: lr, alpha, eps, weight_decay, momentum, centered.
 template <class T>
 class RMSprop : public Optimizer<T> {
  public:
+  using Group = ParamGroup<T, RMSpropOptions>;
   /// Throws ValueError, naming the option, for lr ≤ 0, α outside [0, 1), ε ≤ 0, λ < 0, μ < 0.
   RMSprop(std::vector<Parameter<T>> params, const RMSpropOptions& options = RMSpropOptions());
+  /// Parameter groups; a group without options takes `defaults`. Errors as above, naming the group.
+  RMSprop(std::vector<Group> groups, const RMSpropOptions& defaults);
   void step() override;
+  /// The options given to the constructor (the groups' defaults).
   const RMSpropOptions& options() const noexcept { return options_; }
+  /// Group `group`'s options, with its current learning rate.
+  RMSpropOptions group_options(std::size_t group) const;
+  Hyperparameters hyperparameters(std::size_t group) const override;
+
+ protected:
+  std::vector<std::string> set_hyperparameters(std::size_t group, const Hyperparameters& values, bool apply) override;
 
  private:
+  void step_group(std::size_t group);
   RMSpropOptions options_;
+  std::vector<RMSpropOptions> groups_;
+  bool has_momentum_ = false, has_centered_ = false;
   std::size_t square_slot_ = 0, momentum_slot_ = 0, grad_avg_slot_ = 0;
 };
 

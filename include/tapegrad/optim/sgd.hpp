@@ -1,5 +1,6 @@
 #pragma once
 /// Stochastic gradient descent, with momentum, Nesterov momentum and weight decay.
+#include <string>
 #include <vector>
 
 #include "tapegrad/arg.hpp"
@@ -32,22 +33,35 @@ struct SGDOptions {
 ///              g ← g + μ b_t    if nesterov,   else  g ← b_t
 ///   θ ← θ − γ g
 ///
-/// With μ = 0 and λ = 0 this is the tutorial's update θ ← θ − γ g. State (with μ > 0):
-/// "momentum_buffer.<i>" (b), and the step count.
+/// with each parameter group's own γ, μ, τ, λ. With μ = 0 and λ = 0 this is the tutorial's
+/// update θ ← θ − γ g. State (when some group has μ > 0): "momentum_buffer.<i>" (b), and the
+/// step count; hyperparameters: lr, momentum, dampening, weight_decay, nesterov.
 ///
 ///     tapegrad::optim::SGD<float> opt(model.parameters(), tapegrad::optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
 template <class T>
 class SGD : public Optimizer<T> {
  public:
+  using Group = ParamGroup<T, SGDOptions>;
   /// Throws ValueError, naming the option, for lr ≤ 0, μ < 0, τ outside [0, 1], λ < 0, or
   /// Nesterov without μ > 0 and τ = 0.
   SGD(std::vector<Parameter<T>> params, const SGDOptions& options);
   SGD(std::vector<Parameter<T>> params, double lr) : SGD(std::move(params), SGDOptions(lr)) {}
+  /// Parameter groups; a group without options takes `defaults`. Errors as above, naming the group.
+  SGD(std::vector<Group> groups, const SGDOptions& defaults);
   void step() override;
+  /// The options given to the constructor (the groups' defaults).
   const SGDOptions& options() const noexcept { return options_; }
+  /// Group `group`'s options, with its current learning rate.
+  SGDOptions group_options(std::size_t group) const;
+  Hyperparameters hyperparameters(std::size_t group) const override;
+
+ protected:
+  std::vector<std::string> set_hyperparameters(std::size_t group, const Hyperparameters& values, bool apply) override;
 
  private:
   SGDOptions options_;
+  std::vector<SGDOptions> groups_;
+  bool has_momentum_ = false;
   std::size_t momentum_slot_ = 0;
 };
 
