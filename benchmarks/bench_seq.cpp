@@ -21,6 +21,8 @@
 #include "tapegrad/losses.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/rnn.hpp"
+#include "tapegrad/nn/transformer.hpp"
+#include "tapegrad/reduction.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "workloads.hpp"
 
@@ -137,12 +139,94 @@ void BM_LstmGemmFloor(benchmark::State& state) {
   });
 }
 
+// ---- Transformer encoder layer --------------------------------------------------------------------
+
+struct EncoderNet {
+  EncoderNet()
+      : rng(42),
+        layer(tg::nn::TransformerEncoderLayerOptions(tb::kEncModel, tb::kEncHeads)
+                  .dim_feedforward(tb::kEncFeedforward)
+                  .dropout(0)
+                  .batch_first(true),
+              rng),
+        opt(layer.parameters(), tg::optim::AdamOptions(1e-3)) {
+    std::vector<float> xv;
+    std::vector<std::int64_t> unused;
+    tb::make_sequence_data(tb::kEncBatch * tb::kEncTokens * tb::kEncModel, xv, unused);
+    x = to_array(xv, {tb::kEncBatch, tb::kEncTokens, tb::kEncModel});
+  }
+  float step() {
+    opt.zero_grad();
+    auto loss = tg::mean(layer.forward(tape.constant(x)));
+    const float l = loss.item();
+    tape.backward(loss);
+    opt.step();
+    return l;
+  }
+  tg::Rng rng;
+  tg::nn::TransformerEncoderLayer<float> layer;
+  tg::optim::Adam<float> opt;
+  tg::Tape<float> tape;
+  Array<float> x;
+};
+
+void BM_EncoderTapegrad(benchmark::State& state) {
+  EncoderNet net;
+  run(state, [&] { benchmark::DoNotOptimize(net.step()); });
+}
+
+// The products of the encoder step: the four projections forward, their weight gradients and
+// input gradients (but the first layer's input), and each head's four small attention products
+// forward and backward (6 per head), through kernels::gemm.
+void BM_EncoderGemmFloor(benchmark::State& state) {
+  const std::size_t N = tb::kEncBatch * tb::kEncTokens, E = tb::kEncModel, F = tb::kEncFeedforward;
+  const std::size_t H = tb::kEncHeads, T = tb::kEncTokens, dh = E / H, BH = tb::kEncBatch * H;
+  Array<float> x = xt::ones<float>({N, E}), w_in = xt::ones<float>({3 * E, E}), qkv = xt::zeros<float>({N, 3 * E});
+  Array<float> w_out = xt::ones<float>({E, E}), w1 = xt::ones<float>({E, F}), w2 = xt::ones<float>({F, E});
+  Array<float> a = xt::zeros<float>({N, E}), h = xt::zeros<float>({N, F}), y = xt::zeros<float>({N, E});
+  Array<float> dw_in = w_in, dw_out = w_out, dw1 = w1, dw2 = w2, da = a, dh_ = h, dqkv = qkv;
+  Array<float> scores = xt::zeros<float>({BH, T, T});
+  using tg::kernels::gemm;
+  run(state, [&] {
+    gemm(false, true, N, 3 * E, E, 1.f, x.data(), E, w_in.data(), E, 0.f, qkv.data(), 3 * E);
+    for (std::size_t n = 0; n < BH; ++n) {  // scores and output per head
+      const float* q = qkv.data() + (n / H) * T * 3 * E + (n % H) * dh;
+      gemm(false, true, T, T, dh, 1.f, q, 3 * E, q + E, 3 * E, 0.f, scores.data() + n * T * T, T);
+      gemm(false, false, T, dh, T, 1.f, scores.data() + n * T * T, T, q + 2 * E, 3 * E, 0.f,
+           a.data() + (n / H) * T * E + (n % H) * dh, E);
+    }
+    gemm(false, false, N, E, E, 1.f, a.data(), E, w_out.data(), E, 0.f, y.data(), E);
+    gemm(false, false, N, F, E, 1.f, y.data(), E, w1.data(), F, 0.f, h.data(), F);
+    gemm(false, false, N, E, F, 1.f, h.data(), F, w2.data(), E, 0.f, y.data(), E);
+    gemm(true, false, F, E, N, 1.f, h.data(), F, y.data(), E, 0.f, dw2.data(), E);
+    gemm(false, true, N, F, E, 1.f, y.data(), E, w2.data(), E, 0.f, dh_.data(), F);
+    gemm(true, false, E, F, N, 1.f, y.data(), E, dh_.data(), F, 0.f, dw1.data(), F);
+    gemm(false, true, N, E, F, 1.f, dh_.data(), F, w1.data(), F, 0.f, da.data(), E);
+    gemm(true, false, E, E, N, 1.f, a.data(), E, da.data(), E, 0.f, dw_out.data(), E);
+    gemm(false, true, N, E, E, 1.f, da.data(), E, w_out.data(), E, 0.f, a.data(), E);
+    for (std::size_t n = 0; n < BH; ++n) {  // dP = dO vᵀ, dV = Pᵀ dO, dQ = dS k, dK = dSᵀ q
+      float* q = qkv.data() + (n / H) * T * 3 * E + (n % H) * dh;
+      float* dq = dqkv.data() + (n / H) * T * 3 * E + (n % H) * dh;
+      const float* d_o = a.data() + (n / H) * T * E + (n % H) * dh;
+      float* sc = scores.data() + n * T * T;
+      gemm(false, true, T, T, dh, 1.f, d_o, E, q + 2 * E, 3 * E, 0.f, sc, T);
+      gemm(true, false, T, dh, T, 1.f, sc, T, d_o, E, 0.f, dq + 2 * E, 3 * E);
+      gemm(false, false, T, dh, T, 1.f, sc, T, q + E, 3 * E, 0.f, dq, 3 * E);
+      gemm(true, false, T, dh, T, 1.f, sc, T, q, 3 * E, 0.f, dq + E, 3 * E);
+    }
+    gemm(true, false, 3 * E, E, N, 1.f, dqkv.data(), 3 * E, x.data(), E, 0.f, dw_in.data(), E);
+    benchmark::ClobberMemory();
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (const int t = tb::bench_threads(); t > 0) tg::set_num_threads(t);
   benchmark::RegisterBenchmark("BM_Seq/tapegrad/lstm", BM_LstmTapegrad)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_Seq/gemm_floor/lstm", BM_LstmGemmFloor)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Seq/tapegrad/encoder", BM_EncoderTapegrad)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Seq/gemm_floor/encoder", BM_EncoderGemmFloor)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("tapegrad_threads", std::to_string(tg::num_threads()));

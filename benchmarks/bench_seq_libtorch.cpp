@@ -74,6 +74,40 @@ void BM_Lstm(benchmark::State& state) {
   run(state, [&] { benchmark::DoNotOptimize(net.step()); });
 }
 
+// The encoder layer: libtorch 1.13's C++ TransformerEncoderLayer is sequence-first and
+// post-norm (it has no batch_first or norm_first), so the input is (T, B, d).
+struct EncoderNet {
+  EncoderNet()
+      : layer(torch::nn::TransformerEncoderLayerOptions(tb::kEncModel, tb::kEncHeads)
+                  .dim_feedforward(tb::kEncFeedforward)
+                  .dropout(0)) {
+    torch::manual_seed(42);
+    opt = std::make_unique<torch::optim::Adam>(layer->parameters(), torch::optim::AdamOptions(1e-3));
+    std::vector<float> xv;
+    std::vector<std::int64_t> unused;
+    tb::make_sequence_data(tb::kEncBatch * tb::kEncTokens * tb::kEncModel, xv, unused);
+    x = torch::from_blob(xv.data(), {std::int64_t(tb::kEncBatch), std::int64_t(tb::kEncTokens),
+                                     std::int64_t(tb::kEncModel)})
+            .transpose(0, 1)
+            .contiguous();
+  }
+  float step() {
+    opt->zero_grad();
+    auto loss = layer->forward(x).mean();
+    loss.backward();
+    opt->step();
+    return loss.item<float>();
+  }
+  torch::nn::TransformerEncoderLayer layer;
+  std::unique_ptr<torch::optim::Adam> opt;
+  torch::Tensor x;
+};
+
+void BM_Encoder(benchmark::State& state) {
+  EncoderNet net;
+  run(state, [&] { benchmark::DoNotOptimize(net.step()); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +116,7 @@ int main(int argc, char** argv) {
     set_blas_threads(t);
   }
   benchmark::RegisterBenchmark("BM_Seq/libtorch/lstm", BM_Lstm)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Seq/libtorch/encoder", BM_Encoder)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("torch_threads", std::to_string(torch::get_num_threads()));

@@ -13,6 +13,7 @@ TAPEGRAD_PACKAGES=(
   zlib1g-dev libzip-dev libcli11-dev
   python3-numpy
   dataset-fashion-mnist
+  dict-devil
 )
 
 install_missing() {

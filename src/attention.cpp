@@ -22,11 +22,36 @@ namespace {
 // at a time with AVX-512 in the float clones); above kTiny multiply-adds, kernels::gemm.
 constexpr std::size_t kTiny = std::size_t(1) << 16;
 
-// C[m x n] (= or +=) alpha · A[m x k] · B[k x n].
+// C[m x n] (= or +=) alpha · A[m x k] · B[k x n]. For the widths attention heads and short
+// sequences have (N = 16, 32, 64: one to four AVX-512 vectors), a row of C stays in registers
+// over the whole k loop; other widths go through memory.
+template <class T, std::size_t N>
+TAPEGRAD_ALWAYS_INLINE inline void nn_fixed(bool add, std::size_t m, std::size_t k, T alpha, const T* TG_R a,
+                                            std::size_t lda, const T* TG_R b, std::size_t ldb, T* TG_R c,
+                                            std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i) {
+    T acc[N];
+    T* TG_R ci = c + i * ldc;
+    for (std::size_t j = 0; j < N; ++j) acc[j] = add ? ci[j] : T(0);
+    for (std::size_t p = 0; p < k; ++p) {
+      const T s = alpha * a[i * lda + p];
+      const T* TG_R bp = b + p * ldb;
+      for (std::size_t j = 0; j < N; ++j) acc[j] += s * bp[j];
+    }
+    for (std::size_t j = 0; j < N; ++j) ci[j] = acc[j];
+  }
+}
+
 template <class T>
 TAPEGRAD_ALWAYS_INLINE inline void tiny_nn(bool add, std::size_t m, std::size_t n, std::size_t k, T alpha,
                                            const T* TG_R a, std::size_t lda, const T* TG_R b, std::size_t ldb,
                                            T* TG_R c, std::size_t ldc) {
+  switch (n) {
+    case 16: return nn_fixed<T, 16>(add, m, k, alpha, a, lda, b, ldb, c, ldc);
+    case 32: return nn_fixed<T, 32>(add, m, k, alpha, a, lda, b, ldb, c, ldc);
+    case 64: return nn_fixed<T, 64>(add, m, k, alpha, a, lda, b, ldb, c, ldc);
+    default: break;
+  }
   for (std::size_t i = 0; i < m; ++i) {
     T* TG_R ci = c + i * ldc;
     if (!add) std::fill(ci, ci + n, T(0));
@@ -38,11 +63,34 @@ TAPEGRAD_ALWAYS_INLINE inline void tiny_nn(bool add, std::size_t m, std::size_t 
   }
 }
 
+// C[m x N] += alpha · A[k x m]ᵀ · B[k x N], a row of C in registers.
+template <class T, std::size_t N>
+TAPEGRAD_ALWAYS_INLINE inline void tn_fixed(std::size_t m, std::size_t k, T alpha, const T* TG_R a, std::size_t lda,
+                                            const T* TG_R b, std::size_t ldb, T* TG_R c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i) {
+    T acc[N];
+    T* TG_R ci = c + i * ldc;
+    for (std::size_t j = 0; j < N; ++j) acc[j] = ci[j];
+    for (std::size_t p = 0; p < k; ++p) {
+      const T s = alpha * a[p * lda + i];
+      const T* TG_R bp = b + p * ldb;
+      for (std::size_t j = 0; j < N; ++j) acc[j] += s * bp[j];
+    }
+    for (std::size_t j = 0; j < N; ++j) ci[j] = acc[j];
+  }
+}
+
 // C[m x n] += alpha · A[k x m]ᵀ · B[k x n].
 template <class T>
 TAPEGRAD_ALWAYS_INLINE inline void tiny_tn(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* TG_R a,
                                            std::size_t lda, const T* TG_R b, std::size_t ldb, T* TG_R c,
                                            std::size_t ldc) {
+  switch (n) {
+    case 16: return tn_fixed<T, 16>(m, k, alpha, a, lda, b, ldb, c, ldc);
+    case 32: return tn_fixed<T, 32>(m, k, alpha, a, lda, b, ldb, c, ldc);
+    case 64: return tn_fixed<T, 64>(m, k, alpha, a, lda, b, ldb, c, ldc);
+    default: break;
+  }
   for (std::size_t p = 0; p < k; ++p) {
     const T* TG_R bp = b + p * ldb;
     for (std::size_t i = 0; i < m; ++i) {

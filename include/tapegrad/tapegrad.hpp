@@ -35,6 +35,7 @@
 #include "tapegrad/nn/rnn.hpp"
 #include "tapegrad/nn/normalization.hpp"
 #include "tapegrad/nn/sequential.hpp"
+#include "tapegrad/nn/transformer.hpp"
 #include "tapegrad/nn/utils.hpp"
 #include "tapegrad/normalization.hpp"
 #include "tapegrad/ops.hpp"
