@@ -156,8 +156,8 @@ TEST(OpsErrors, ShapeMismatchesNameOpAndShapes) {
   expect_msg([&] { tg::mul(a, b); }, "mul");
   expect_msg([&] { tg::div(a, b); }, "div");
   expect_msg([&] { tg::linear(a, b); }, "linear");
-  expect_msg([&] { tg::bce_with_logits(a, b); }, "bce_with_logits");
-  expect_msg([&] { tg::mse(a, b); }, "mse");
+  expect_msg([&] { tg::bce_with_logits(a, b); }, "binary_cross_entropy_with_logits");  // the PyTorch name bce_with_logits forwards to
+  expect_msg([&] { tg::mse(a, b); }, "mse_loss");  // mse forwards to mse_loss
 }
 
 TEST(OpsErrors, BceRejectsNonProbabilities) {
@@ -168,7 +168,7 @@ TEST(OpsErrors, BceRejectsNonProbabilities) {
     tg::bce(p, y);
     FAIL();
   } catch (const tg::ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("bce_with_logits"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("binary_cross_entropy_with_logits"), std::string::npos) << e.what();
   }
 }
 
