@@ -145,9 +145,14 @@ install(TARGETS tapegrad tapegrad_tutorial EXPORT tapegradTargets
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+if(TARGET tapegrad_mpi)
+  set(_tg_no_dist "")
+else()  # the MPI component's headers only with the component
+  set(_tg_no_dist PATTERN "dist" EXCLUDE PATTERN "dist.hpp" EXCLUDE)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/tapegrad"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-  FILES_MATCHING PATTERN "*.hpp")
+  FILES_MATCHING PATTERN "*.hpp" ${_tg_no_dist})
 install(FILES "${PROJECT_BINARY_DIR}/include/tapegrad/version.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/tapegrad")
 install(EXPORT tapegradTargets
@@ -156,3 +161,42 @@ install(EXPORT tapegradTargets
 install(FILES "${PROJECT_BINARY_DIR}/tapegradConfig.cmake" "${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake"
   DESTINATION "${TAPEGRAD_CMAKE_DIR}")
 install(FILES "${PROJECT_BINARY_DIR}/tapegrad.pc" DESTINATION "${TAPEGRAD_PKGCONFIG_DIR}")
+
+# The MPI component (tapegrad::mpi): its own export set, so that tapegradTargets never refers to
+# MPI; `find_package(tapegrad COMPONENTS mpi)` loads it (cmake/tapegradConfig.cmake.in), and
+# tapegrad-mpi.pc describes it to pkg-config.
+if(TARGET tapegrad_mpi)
+  install(TARGETS tapegrad_mpi EXPORT tapegradMpiTargets
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
+    INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+  install(EXPORT tapegradMpiTargets
+    NAMESPACE tapegrad::
+    DESTINATION "${TAPEGRAD_CMAKE_DIR}")
+  # MPI for pkg-config: the module of the MPI found, when pkg-config knows one (Debian's
+  # alternatives-managed mpi-c; Open MPI's ompi-c; MPICH's mpich), else its flags as FindMPI saw them.
+  set(TAPEGRAD_MPI_PC_REQUIRES "")
+  set(TAPEGRAD_MPI_PC_LIBS "")
+  set(TAPEGRAD_MPI_PC_CFLAGS "")
+  foreach(_tg_module mpi-c ompi-c mpich)
+    pkg_check_modules(_tg_mpi_pc QUIET ${_tg_module})
+    if(_tg_mpi_pc_FOUND)
+      set(TAPEGRAD_MPI_PC_REQUIRES ", ${_tg_module}")
+      break()
+    endif()
+  endforeach()
+  if(NOT TAPEGRAD_MPI_PC_REQUIRES)
+    foreach(_tg_dir IN LISTS MPI_CXX_INCLUDE_DIRS)
+      string(APPEND TAPEGRAD_MPI_PC_CFLAGS " -I${_tg_dir}")
+    endforeach()
+    foreach(_tg_lib IN LISTS MPI_CXX_LIBRARIES)
+      string(APPEND TAPEGRAD_MPI_PC_LIBS " ${_tg_lib}")
+    endforeach()
+  endif()
+  foreach(_tg_def IN LISTS MPI_CXX_COMPILE_DEFINITIONS)  # e.g. OMPI_SKIP_MPICXX: no C++ bindings
+    string(APPEND TAPEGRAD_MPI_PC_CFLAGS " -D${_tg_def}")
+  endforeach()
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/tapegrad-mpi.pc.in" "${PROJECT_BINARY_DIR}/tapegrad-mpi.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/tapegrad-mpi.pc" DESTINATION "${TAPEGRAD_PKGCONFIG_DIR}")
+endif()

@@ -84,6 +84,7 @@ int run(const Config& cfg) {
               << cfg.min_test_accuracy << "\n";
     return 1;
   }
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(model)).c_str());
   return 0;
 }
 

@@ -45,5 +45,6 @@ int main() {
     tape.backward(loss);
     optimizer.step();
   }
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(model)).c_str());
   return check.ok ? 0 : 1;
 }

@@ -10,10 +10,16 @@
 //     scripts/demo fashion_mnist                      # installs the data set and gnuplot if needed
 //     build/examples/fashion_mnist --epochs 3 --train-subset 10000 --out-dir /tmp/fm
 //     build/examples/fashion_mnist --no-standardize --schedule constant   # the plain recipe
+//     mpirun -np 2 build/examples/fashion_mnist --distributed            # data-parallel on MPI
+//     mpirun -np 4 build/examples/fashion_mnist --distributed --deterministic
 //
-// Prints one line per epoch and the final test accuracy; writes the curves as CSV (and as a PNG
-// when gnuplot is installed), the trained model as a checkpoint, and the standardiser's mean and
-// scale (which the model's inputs need) in the output directory.
+// Prints one line per epoch, the final test accuracy and the model's checksum; writes the curves
+// as CSV (and as a PNG when gnuplot is installed), the trained model as a checkpoint, and the
+// standardiser's mean and scale (which the model's inputs need) in the output directory.
+// With --distributed (examples/distributed.hpp) each process trains on its share of every
+// global batch of --batch-size examples, the gradients are averaged over the processes, and
+// only rank 0 prints and writes: the run reaches the weights of one process with the same batch
+// (to rounding; to the last bit with --deterministic, for 1, 2, 4 or 8 processes).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +29,7 @@
 #include <iostream>
 #include <string>
 
+#include "distributed.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 namespace tg = tapegrad;
@@ -43,18 +50,26 @@ struct Config {
   bool standardize = true;
   std::string schedule = "cosine";
   bool verbose = false;
+  std::string checkpoint;  // written after every epoch
+  std::string resume;      // a checkpoint to continue from
+  examples::DistributedFlags dist;
 };
 
-// Accuracy of the model on a whole dataset, evaluated in chunks without recording.
-double evaluate(tg::nn::MLP<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape) {
+// Accuracy of the model on a whole dataset, evaluated in chunks without recording (distributed:
+// each rank evaluates its share, and the counts are summed).
+double evaluate(tg::nn::MLP<float>& model, const tg::data::TensorDataset<float>& data, tg::Tape<float>& tape,
+                const examples::Distributed& dist) {
+
   tg::NoGradGuard no_grad;
-  tg::data::DataLoader<float> loader(data, tg::data::DataLoaderOptions(2000));
+  tg::data::DataLoader<float> loader(data, dist.eval_loader(2000, data.size()));
   double correct = 0;
   for (auto& batch : loader) {
+    if (batch.size() == 0) continue;
     const auto logits = model.forward(tape.constant(std::move(batch.features)));
     correct += tg::accuracy(logits.value(), batch.targets) * double(batch.size());
     tape.clear();
   }
+  dist.sum(&correct, 1);
   return correct / double(data.size());
 }
 
@@ -81,9 +96,9 @@ void plot(const std::string& dir) {
   }
 }
 
-int run(const Config& cfg) {
+int run(const Config& cfg, const examples::Distributed& dist) {
   using clock = std::chrono::steady_clock;
-  if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
+  dist.set_threads(cfg.threads);
   if (cfg.verbose) std::cout << tg::runtime_info() << std::flush;  // what runs the products, and on how many threads
   auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_subset);
   auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_subset);
@@ -93,47 +108,67 @@ int run(const Config& cfg) {
     scaler.transform_inplace(train.features());
     scaler.transform_inplace(test.features());
   }
+  dist.check_dataset(train);
+  dist.check_dataset(test);
 
   tg::Rng rng(cfg.seed);
   tg::nn::MLP<float> model({784, 256, 128, 10}, rng);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
   // Stepped once per epoch: epoch e (from 0) trains at lr · (1 + cos(π e / epochs)) / 2.
   tg::optim::CosineAnnealingLR<float> cosine(opt, cfg.epochs);
-  tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
+  // Distributed: the global batch cut into one share per process (--batch-size per process / N).
+  tg::data::DataLoader<float> loader(train, dist.train_loader(cfg.batch_size, train.size(), cfg.seed));
+  examples::Trainer<float> trainer(dist, model);  // distributed: every rank starts from rank 0's weights
   tg::Tape<float> tape;
-  const bool progress = ::isatty(STDERR_FILENO) != 0;
+  const bool progress = dist.is_root() && ::isatty(STDERR_FILENO) != 0;
   const std::size_t n_batches = loader.num_batches();
+
+  // Resuming: one optimizer step per batch, so the step count says where the run stopped.
+  int first_epoch = 1;
+  if (!cfg.resume.empty()) {
+    dist.load(model, opt, cfg.resume);
+    const std::uint64_t done = opt.step_count();
+    first_epoch = int(done / n_batches) + 1;
+    loader.set_epoch(done / n_batches, std::size_t(done % n_batches));
+    if (cfg.schedule == "cosine") cosine.set_epoch(std::int64_t(done / n_batches));
+    if (dist.is_root()) {
+      std::printf("resumed from %s at epoch %d, batch %zu\n", cfg.resume.c_str(), first_epoch,
+                  std::size_t(done % n_batches));
+    }
+  }
 
   tg::Array<double> curves = xt::zeros<double>({std::size_t(cfg.epochs), std::size_t(5)});
   double test_acc = 0;
-  for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
     const auto start = clock::now();
-    double loss_sum = 0, correct = 0;
-    std::size_t seen = 0, b = 0;
+    double sums[3] = {0, 0, 0};  // loss x examples, correct predictions, examples
+    std::size_t b = 0;
     for (auto& batch : loader) {
-      opt.zero_grad();
-      // Moved, not copied: the tape hands its previous buffer back to the loader.
-      const auto logits = model.forward(tape.constant(std::move(batch.features)));
-      const auto loss = tg::softmax_cross_entropy(logits, batch.targets);
-      const double n = double(batch.size());
-      loss_sum += double(loss.item()) * n;
-      correct += tg::accuracy(logits.value(), batch.targets) * n;
-      seen += batch.size();
-      tape.backward(loss);
+      const auto stats = trainer.step(tape, batch, [&](tg::Tape<float>& t, tg::data::Batch<float>& x) {
+        // Moved, not copied: the tape hands its previous buffer back to the loader.
+        const auto logits = model.forward(t.constant(std::move(x.features)));
+        sums[1] += tg::accuracy(logits.value(), x.targets) * double(x.size());
+        return tg::softmax_cross_entropy(logits, x.targets);
+      });
       opt.step();
+      sums[0] += stats.loss_sum;
+      sums[2] += double(stats.examples);
       if (progress && (++b % 20 == 0 || b == n_batches)) {
-        std::fprintf(stderr, "\repoch %d/%d  batch %zu/%zu  loss=%.4f", epoch, cfg.epochs, b, n_batches,
-                     loss_sum / double(seen));
+        std::fprintf(stderr, "\repoch %d/%d  batch %zu/%zu", epoch, cfg.epochs, b, n_batches);
       }
     }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (cfg.schedule == "cosine") cosine.step();
-    test_acc = evaluate(model, test, tape);
-    const double loss = loss_sum / double(seen), train_acc = correct / double(seen);
-    std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, cfg.epochs, loss, train_acc,
-                test_acc, seconds);
-    std::fflush(stdout);
+    if (!cfg.checkpoint.empty()) dist.save(model, opt, cfg.checkpoint);
+    test_acc = evaluate(model, test, tape, dist);
+    dist.sum(sums, 3);
+    const double loss = sums[0] / sums[2], train_acc = sums[1] / sums[2];
+    if (dist.is_root()) {
+      std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, cfg.epochs, loss,
+                  train_acc, test_acc, seconds);
+      std::fflush(stdout);
+    }
     const std::size_t row = std::size_t(epoch - 1);
     curves(row, 0) = epoch;
     curves(row, 1) = loss;
@@ -141,9 +176,11 @@ int run(const Config& cfg) {
     curves(row, 3) = test_acc;
     curves(row, 4) = seconds;
   }
-  std::printf("test accuracy: %.4f\n", test_acc);
+  // Collective (distributed: also checks that every rank holds the same weights).
+  const std::string checksum = dist.checksum(model);
+  if (dist.is_root()) std::printf("test accuracy: %.4f\n", test_acc);
 
-  if (!cfg.out_dir.empty()) {
+  if (!cfg.out_dir.empty() && dist.is_root()) {
     if (std::system(("mkdir -p '" + cfg.out_dir + "'").c_str()) != 0) {
       std::cerr << "fashion_mnist: cannot create " << cfg.out_dir << "\n";
       return 1;
@@ -166,6 +203,7 @@ int run(const Config& cfg) {
               << cfg.min_test_accuracy << "\n";
     return 1;
   }
+  if (dist.is_root()) std::printf("model checksum: %s\n", checksum.c_str());
   return 0;
 }
 
@@ -187,13 +225,22 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "Seed of the weights and of the shuffling");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
-  app.add_option("--threads", cfg.threads, "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core)")
+  app.add_option("--threads", cfg.threads,
+                 "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core; distributed: the cores shared "
+                 "among the processes on the machine)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--verbose", cfg.verbose, "Print what runs the matrix products (kernel, instruction set, threads) first");
+  app.add_option("--checkpoint", cfg.checkpoint, "Save model and optimizer there after every epoch (rank 0 writes)");
+  app.add_option("--resume", cfg.resume, "Continue from a checkpoint written with --checkpoint (same options)");
+  examples::add_distributed_flags(app, cfg.dist);
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<examples::Distributed> dist;
   try {
-    return run(cfg);
+    dist = std::make_unique<examples::Distributed>(cfg.dist, argc, argv);
+    return run(cfg, *dist);
   } catch (const tg::Error& e) {
+    // Distributed, this ends every process: the others may be waiting for this one.
+    if (dist) return dist->fail("fashion_mnist", e.what());
     std::cerr << "fashion_mnist: " << e.what() << "\n";
     return 1;
   }

@@ -50,4 +50,6 @@ int main(int argc, char** argv) {
     std::printf("Input: [%d %d], Predicted: %.4f, Actual: %d\n", int(X(i, 0)), int(X(i, 1)),
                 predictions.value()(i, 0), int(y(i, 0)));
   }
+  // A fingerprint of the trained weights: two runs agree to the last bit iff these agree.
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(model)).c_str());
 }

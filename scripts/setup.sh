@@ -11,6 +11,7 @@ TAPEGRAD_PACKAGES=(
   libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libgtest-dev libbenchmark-dev
   zlib1g-dev libzip-dev libcli11-dev
+  openmpi-bin libopenmpi-dev
   python3-numpy
   dataset-fashion-mnist
   dict-devil

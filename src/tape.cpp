@@ -276,6 +276,16 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
              to_string(r.value.shape()), "; backward() without a seed needs a one-element value (pass a seed gradient)");
   }
 
+  // Every parameter a rule will read must be alive and unchanged: checked before any rule runs,
+  // so that a backward that fails leaves every gradient as it was.
+  for (std::uint32_t i = 0; i <= root.index_; ++i) {
+    const detail::Entry<T>& e = entry(i);
+    if (e.backward == nullptr) continue;
+    for (const auto& ref : e.inputs) {
+      if (ref.is_parameter()) check_parameter(ref, e.op);
+    }
+  }
+
   // A kept tape (keep_graph, or a rule that threw) may hold gradients of an earlier backward:
   // start from zero. clear() resets every entry, so a fresh tape needs no pass here.
   if (grads_dirty_) {
@@ -295,9 +305,6 @@ void Tape<T>::run_backward(const Var<T>& root, const Array<T>* seed, BackwardOpt
   for (std::uint32_t i = root.index_ + 1; i-- > 0;) {
     detail::Entry<T>& e = entry(i);
     if (e.backward == nullptr || !e.out.has_grad) continue;  // constant, or no gradient reached it
-    for (const auto& ref : e.inputs) {
-      if (ref.is_parameter()) check_parameter(ref, e.op);
-    }
     Backward<T> b(*this, e);
     e.backward(b);
     if (detail::t_anomaly) detail::check_backward_anomaly(*this, i);

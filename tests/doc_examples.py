@@ -45,6 +45,23 @@ PRELUDE = r"""
   Array<float> features = xt::zeros<float>({8, 2});
 """
 
+# What the MPI component's examples share besides PRELUDE (only declared: never run).
+MPI_PRELUDE = r"""
+  tapegrad::dist::Environment& env = doc_environment();
+  auto& opt = optimizer;
+  double loss_sum = 0;
+  std::size_t examples = 0;
+  auto loss_of = [&](tapegrad::data::Batch<float>&) { return loss; };
+  auto train_on = [](tapegrad::data::Batch<float>&) {};
+"""
+
+MPI_DECLARATIONS = """#if TAPEGRAD_DOC_EXAMPLES_MPI
+#include <tapegrad/dist.hpp>
+tapegrad::dist::Environment& doc_environment();
+void train(tapegrad::dist::Environment&);
+#endif
+"""
+
 HEADER = """#include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -117,27 +134,37 @@ def translation_unit(source_dir):
     headers = sorted(glob.glob("include/tapegrad/**/*.hpp", root_dir=source_dir, recursive=True))
     blocks = [(d, ln, b) for d in docs for ln, b in markdown_blocks(os.path.join(source_dir, d))]
     blocks += [(h, ln, b) for h in headers for ln, b in header_blocks(os.path.join(source_dir, h))]
-    out = [HEADER]
+    out = [HEADER, MPI_DECLARATIONS]
     for n, (doc, line, block) in enumerate(blocks):
         path = os.path.join(source_dir, doc)
         # Includes and namespace aliases go first, at namespace scope; line numbers are kept by
         # leaving their lines empty.
+        # The MPI component's examples compile only where it is built (TAPEGRAD_WITH_MPI).
+        needs_mpi = doc.startswith("include/tapegrad/dist") or doc == "docs/distributed.md" or any(
+            "tapegrad/dist" in l or re.search(r"\benv\b", l) for l in block)
         hoisted = [l for l in block if HOISTED.match(l)]
         body = ["" if HOISTED.match(l) else l for l in block]
-        out += hoisted
+        if not needs_mpi:
+            out += hoisted
         at_namespace_scope = any(DEFINES.match(l) for l in body)
+        if needs_mpi:
+            out.append("#if TAPEGRAD_DOC_EXAMPLES_MPI")
+            out += hoisted
         out.append(f"namespace doc_example_{n} {{")
         if at_namespace_scope:
             out.append("namespace tg = tapegrad;")
             out.append(f'#line {line} "{path}"')
             out += body
         else:
-            out.append("[[maybe_unused]] void run() {" + PRELUDE.replace("\n", " "))
+            prelude = PRELUDE + (MPI_PRELUDE if needs_mpi else "")
+            out.append("[[maybe_unused]] void run() {" + prelude.replace("\n", " "))
             out.append("{")
             out.append(f'#line {line} "{path}"')
             out += body
             out.append("}}")
         out.append("}")
+        if needs_mpi:
+            out.append("#endif")
     return "\n".join(out) + "\n", len(blocks)
 
 

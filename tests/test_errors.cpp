@@ -896,6 +896,48 @@ TEST_F(Errors, E70_GemmShapesDoNotFit) {
                          {"gemm", "(4, 2)", "(2, 3)", "(3, 3)"});
 }
 
+// ---- 71 on: handles and parameters that changed or died, binary targets ---------------------------
+
+TEST_F(Errors, E71_BinaryTargetsOutsideZeroOne) {
+  auto z = tg::linear(x, w, b);  // (4, 3)
+  auto p = tg::sigmoid(z);
+  Array<double> y = xt::zeros<double>({4, 3});
+  y(1, 2) = 1.5;
+  auto above = tape.constant(y);
+  y(1, 2) = -0.5;
+  auto below = tape.constant(y);
+  expect<tg::ValueError>([&] { tg::bce(p, above); }, {"bce", "targets must lie in [0, 1]", "1.5"});
+  expect<tg::ValueError>([&] { tg::bce_with_logits(z, below); }, {"bce_with_logits", "targets", "-0.5"});
+}
+
+TEST_F(Errors, E72_ParameterModifiedBeforeBackward) {
+  auto loss = tg::sum(tg::linear(x, w, b));
+  w.mutable_value() = Array<double>{{1, 2}, {3, 4}, {5, 6}};  // (3, 2): the same 6 elements
+  expect<tg::StateError>([&] { tape.backward(loss); }, {"backward of 'linear'", "was modified", "version"});
+  w.mutable_value() = Array<double>{{1, 2, 3}, {4, 5, 6}};
+}
+
+TEST_F(Errors, E73_ParameterDestroyedBeforeBackward) {
+  tg::Var<double> loss;
+  {
+    Parameter<double> temporary(Array<double>{{1, 1, 1}, {1, 1, 1}});
+    loss = tg::sum(tg::linear(x, temporary, b));
+  }
+  expect<tg::StateError>([&] { tape.backward(loss); }, {"backward of 'linear'", "destroyed before backward()"});
+}
+
+TEST_F(Errors, E74_HandleOutlivingItsTapeOrParameter) {
+  tg::Var<double> dead;
+  {
+    tg::Tape<double> local;
+    dead = tg::exp(local.constant(Array<double>{1.0}));
+  }
+  expect<tg::StateError>([&] { tg::add(x, dead); }, {"add", "the tape this value was recorded on was destroyed"});
+  tg::Var<double> param_copy;
+  { param_copy = Parameter<double>(Array<double>{1.0}); }
+  expect<tg::StateError>([&] { tg::mul(x, param_copy); }, {"mul", "the parameter behind this handle was destroyed"});
+}
+
 // ---- 400-499: recurrent networks, attention, Transformers ------------------------------------
 
 TEST_F(Errors, E400_RnnInputFeatures) {

@@ -380,14 +380,17 @@ TEST(TapeSafety, ParameterDestroyedBeforeBackwardIsReported) {
   EXPECT_THROW(tg::relu(bound), tg::StateError);
 }
 
+// Inputs hold 0.5, a valid value for every op below (a target of bce_with_logits must lie in [0, 1]).
+static Array<double> half(std::size_t r, std::size_t c) { return Array<double>(xt::ones<double>({r, c}) * 0.5); }
+
 // Every op that read a parameter refuses a backward after the parameter's value was replaced,
 // whatever its new shape (same element count, another shape: the case that overflowed the heap).
 TEST(TapeSafety, ValueReplacedBetweenForwardAndBackwardIsReported) {
   using Fn = std::function<tg::Var<double>(const tg::Var<double>&, tg::Tape<double>&)>;
   const std::vector<std::pair<const char*, Fn>> ops = {
-      {"mul", [](const auto& w, auto& t) { return tg::sum(tg::mul(t.constant(Array<double>::from_shape({4, 3})), w)); }},
-      {"add", [](const auto& w, auto& t) { return tg::sum(tg::add(t.constant(Array<double>::from_shape({4, 3})), w)); }},
-      {"div", [](const auto& w, auto& t) { return tg::sum(tg::div(t.constant(Array<double>::from_shape({4, 3})), w)); }},
+      {"mul", [](const auto& w, auto& t) { return tg::sum(tg::mul(t.constant(half(4, 3)), w)); }},
+      {"add", [](const auto& w, auto& t) { return tg::sum(tg::add(t.constant(half(4, 3)), w)); }},
+      {"div", [](const auto& w, auto& t) { return tg::sum(tg::div(t.constant(half(4, 3)), w)); }},
       {"relu", [](const auto& w, auto&) { return tg::sum(tg::relu(w)); }},
       {"log", [](const auto& w, auto&) { return tg::sum(tg::log(w)); }},
       {"sum axis", [](const auto& w, auto&) { return tg::sum(tg::sum(w, 0)); }},
@@ -396,9 +399,9 @@ TEST(TapeSafety, ValueReplacedBetweenForwardAndBackwardIsReported) {
       {"log_softmax", [](const auto& w, auto&) { return tg::sum(tg::log_softmax(w)); }},
       {"cross entropy", [](const auto& w, auto&) { return tg::softmax_cross_entropy(w, {0, 1, 2, 0}); }},
       {"bce_with_logits",
-       [](const auto& w, auto& t) { return tg::bce_with_logits(w, t.constant(Array<double>::from_shape({4, 3}))); }},
-      {"mse", [](const auto& w, auto& t) { return tg::mse(w, t.constant(Array<double>::from_shape({4, 3}))); }},
-      {"linear", [](const auto& w, auto& t) { return tg::sum(tg::linear(t.constant(Array<double>::from_shape({2, 4})), w)); }},
+       [](const auto& w, auto& t) { return tg::bce_with_logits(w, t.constant(half(4, 3))); }},
+      {"mse", [](const auto& w, auto& t) { return tg::mse(w, t.constant(half(4, 3))); }},
+      {"linear", [](const auto& w, auto& t) { return tg::sum(tg::linear(t.constant(half(2, 4)), w)); }},
   };
   for (const auto& [name, f] : ops) {
     tg::Tape<double> tape;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "data/order.hpp"
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/error.hpp"
@@ -26,12 +27,6 @@ void shape_as(Array<T>& a, const Shape& shape) {
   if (a.shape() != shape) a.resize(shape);
 }
 
-// Fisher–Yates over 0..n-1 with tapegrad's Rng: the same on every platform.
-void shuffled_identity(std::vector<std::size_t>& order, std::size_t n, Rng& rng) {
-  order.resize(n);
-  std::iota(order.begin(), order.end(), std::size_t(0));
-  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-}
 }  // namespace
 
 template <class T>
@@ -102,7 +97,7 @@ std::pair<TensorDataset<T>, TensorDataset<T>> train_val_split(const TensorDatase
            " examples leaves a part empty");
   Rng rng(seed);
   std::vector<std::size_t> order;
-  shuffled_identity(order, n, rng);
+  detail::shuffled_identity(order, n, rng);
   const std::vector<std::size_t> val(order.begin(), order.begin() + std::ptrdiff_t(n_val));
   const std::vector<std::size_t> train(order.begin() + std::ptrdiff_t(n_val), order.end());
   return {dataset.subset(train), dataset.subset(val)};
@@ -112,47 +107,68 @@ std::pair<TensorDataset<T>, TensorDataset<T>> train_val_split(const TensorDatase
 
 template <class T>
 DataLoader<T>::DataLoader(const Dataset<T>& dataset, const DataLoaderOptions& options)
-    : dataset_(dataset), options_(options) {
+    : dataset_(dataset), options_(options), sampler_(options.sampler()) {
   TG_CHECK(ValueError, options_.batch_size() > 0, "DataLoader: the batch size must be positive");
   TG_CHECK(ValueError, dataset_.size() > 0, "DataLoader: the dataset is empty");
+  if (sampler_) {
+    TG_CHECK(ValueError, !options_.shuffle(),
+             "DataLoader: shuffle(true) with a sampler: the sampler shuffles (DistributedSamplerOptions::shuffle)");
+    TG_CHECK(ValueError, sampler_->dataset_size() == dataset_.size(), "DataLoader: the sampler was made for ",
+             sampler_->dataset_size(), " examples, but the dataset has ", dataset_.size());
+    TG_CHECK(ValueError, num_batches() > 0, "DataLoader: no batch in an epoch: with drop_last, a global batch of ",
+             options_.batch_size(), " per rank x ", sampler_->world_size(), " ranks is more than the ",
+             sampler_->total_size(), " examples of an epoch");
+  }
+  // Without a sampler, drop_last with a batch larger than the dataset gives an empty epoch, as
+  // PyTorch does (Errors.E69); across ranks an empty epoch is refused, since every rank would
+  // silently skip training while the job reports success.
 }
 
 template <class T>
 std::size_t DataLoader<T>::num_batches() const noexcept {
-  const std::size_t n = dataset_.size(), b = options_.batch_size();
+  const std::size_t b = options_.batch_size();
+  if (sampler_) return sampler_->num_batches(b, options_.drop_last());
+  const std::size_t n = dataset_.size();
   // Not (n + b - 1) / b: that overflows for a batch size near SIZE_MAX.
   return n / b + (!options_.drop_last() && n % b != 0 ? 1 : 0);
 }
 
 template <class T>
+void DataLoader<T>::set_epoch(std::uint64_t epoch, std::size_t first_batch) {
+  TG_CHECK(ValueError, first_batch <= num_batches(), "DataLoader::set_epoch: batch ", first_batch,
+           " is past the end of an epoch of ", num_batches(), " batches");
+  epoch_ = epoch;
+  first_batch_ = first_batch;
+  started_ = false;
+}
+
+template <class T>
 void DataLoader<T>::reset() {
-  const std::size_t n = dataset_.size();
-  if (options_.shuffle()) {
-    // Epoch k draws from a generator seeded by (seed, k): its order does not depend on how
-    // many batches earlier epochs consumed.
-    Rng rng(options_.seed() ^ (0x9E3779B97F4A7C15ull * (epoch_ + 1)));
-    shuffled_identity(order_, n, rng);
-  } else if (order_.size() != n) {
-    order_.resize(n);
-    std::iota(order_.begin(), order_.end(), std::size_t(0));
+  const std::uint64_t e = epoch_;  // the epoch starting now, from 0
+  if (sampler_) {
+    sampler_->set_epoch(e);
+    sampler_->indices(order_);
+  } else if (options_.shuffle() || order_.size() != dataset_.size()) {
+    detail::epoch_order(order_, dataset_.size(), options_.shuffle(), options_.seed(), e);
   }
-  position_ = 0;
+  next_batch_ = first_batch_;
+  first_batch_ = 0;
   ++epoch_;
+  started_ = true;
 }
 
 template <class T>
 Batch<T>* DataLoader<T>::next() {
-  if (order_.empty()) reset();  // next() before any reset() starts the first epoch
-  const std::size_t n = order_.size();
-  if (position_ >= n) return nullptr;
-  const std::size_t count = std::min(options_.batch_size(), n - position_);
-  if (count < options_.batch_size() && options_.drop_last()) {
-    position_ = n;
-    return nullptr;
-  }
-  dataset_.gather(order_.data() + position_, count, batch_);
+  if (!started_) reset();  // next() before any reset() starts the first epoch
+  if (next_batch_ >= num_batches()) return nullptr;
+  // Batch k is positions [k b, (k+1) b) of this epoch's examples. With a sampler those are this
+  // rank's share of global batch k, which for Tail::exact may be short or empty on some ranks.
+  const std::size_t b = options_.batch_size(), n = order_.size();
+  const std::size_t begin = std::min(n, next_batch_ * b);
+  const std::size_t count = std::min(b, n - begin);
+  dataset_.gather(order_.data() + begin, count, batch_);
   batch_.count = count;
-  position_ += count;
+  ++next_batch_;
   return &batch_;
 }
 

@@ -7,8 +7,14 @@
 #                   [EXPECT_NEEDED READELF]           ... and check the consumer's DT_NEEDED
 #                   [EXPECT_CONFIGURE_ERROR]          ... or expect configure to fail so
 #   MODE=pkgconfig  PREFIX CXX SOURCE BINARY          compile with `pkg-config --cflags --libs`
-# CONFIGURE_ARGS separates arguments with '|' (a ';' would be split by add_test).
+#                   [PC_MODULE]                       ... of PC_MODULE (default tapegrad)
+# Both run the consumer through LAUNCH when given (e.g. mpiexec -n 2 ...).
+# CONFIGURE_ARGS and LAUNCH separate arguments with '|' (a ';' would be split by add_test).
 cmake_minimum_required(VERSION 3.18)
+string(REPLACE "|" ";" launch "${LAUNCH}")
+if(NOT DEFINED PC_MODULE)
+  set(PC_MODULE tapegrad)
+endif()
 
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -38,7 +44,7 @@ elseif(MODE STREQUAL "cmake")
   endif()
   run("configure" "${CMAKE_COMMAND}" -S "${SOURCE}" -B "${BINARY}" ${args})
   run("build" "${CMAKE_COMMAND}" --build "${BINARY}" --parallel 2)
-  run("consumer" "${BINARY}/consumer")
+  run("consumer" ${launch} "${BINARY}/consumer")
   message(STATUS "${run_output}")
   if(DEFINED EXPECT_NEEDED)
     run("readelf" "${READELF}" -d "${BINARY}/consumer")
@@ -52,19 +58,19 @@ elseif(MODE STREQUAL "pkgconfig")
   file(MAKE_DIRECTORY "${BINARY}")
   find_program(PKG_CONFIG_EXECUTABLE NAMES pkg-config pkgconf REQUIRED)
   # Only the installed tapegrad.pc: PKG_CONFIG_PATH is searched before the system directories.
-  file(GLOB_RECURSE pc_file "${PREFIX}/tapegrad.pc")
+  file(GLOB_RECURSE pc_file "${PREFIX}/${PC_MODULE}.pc")
   if(NOT pc_file)
-    message(FATAL_ERROR "no tapegrad.pc under ${PREFIX}")
+    message(FATAL_ERROR "no ${PC_MODULE}.pc under ${PREFIX}")
   endif()
   get_filename_component(pc_dir "${pc_file}" DIRECTORY)
   set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
-  run("pkg-config" "${PKG_CONFIG_EXECUTABLE}" --cflags --libs tapegrad)
+  run("pkg-config" "${PKG_CONFIG_EXECUTABLE}" --cflags --libs ${PC_MODULE})
   separate_arguments(flags UNIX_COMMAND "${run_output}")
   run("compile" "${CXX}" -std=c++17 -O2 "${SOURCE}" ${flags} -o "${BINARY}/consumer")
   # A shared libtapegrad in a private prefix is found as a user would find it: LD_LIBRARY_PATH.
   run("pkg-config" "${PKG_CONFIG_EXECUTABLE}" --variable=libdir tapegrad)
   string(STRIP "${run_output}" libdir)
-  run("consumer" "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" "${BINARY}/consumer")
+  run("consumer" "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" ${launch} "${BINARY}/consumer")
   message(STATUS "${run_output}")
 
 else()
