@@ -12,7 +12,7 @@
 /// (G·hidden, hidden), bias_ih_l{k} and bias_hh_l{k} (G·hidden,), with G = 1 (RNN), 4 (LSTM:
 /// i, f, g, o) or 3 (GRU: r, z, n). All are drawn from U(−1/√hidden, 1/√hidden), as PyTorch's
 /// `reset_parameters`. A checkpoint therefore loads into PyTorch's module by name
-/// (`load_state_dict`), and gives the same outputs (tests/test_rnn_libtorch.cpp checks both).
+/// (`load_state_dict`), and gives the same outputs (tests/test_torch_seq.cpp checks both).
 ///
 /// Each forward is one fused op per layer (tapegrad/rnn.hpp); inputs and states as PyTorch's:
 /// input (T, B, input_size), (B, T, input_size) with batch_first, or (T, input_size) unbatched;
