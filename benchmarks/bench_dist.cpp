@@ -83,9 +83,9 @@ class Flat : public tg::nn::Module<float> {
   tg::Parameter<float>& p() { return param_at(0); }
 };
 
-// Gives every parameter a gradient (zeros) without a tape: its has-gradient flag set.
+// Gives every parameter a gradient (zeros) without a tape: mutable_grad() materialises it.
 void touch_grads(tg::nn::Module<float>& m) {
-  for (auto& p : m.parameters()) p.grad();
+  for (auto& p : m.parameters()) p.mutable_grad();
 }
 
 struct MlpWork {

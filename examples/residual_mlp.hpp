@@ -11,8 +11,8 @@ namespace residual_mlp {
 
 namespace tg = tapegrad;
 
-// x + Linear(Dropout(ReLU(Linear(LayerNorm(x))))): a pre-norm residual block (as in
-// Transformers' MLP blocks). TODO(vocab-ops): nn::GELU in place of ReLU once gelu exists.
+// x + Linear(Dropout(GELU(Linear(LayerNorm(x))))): a pre-norm residual block (as in
+// Transformers' MLP blocks), GELU with the erf form (torch.nn.GELU's default).
 template <class T>
 struct ResidualBlock : tg::nn::Module<T> {
   ResidualBlock(std::size_t width, double dropout, tg::Rng& rng)
@@ -22,7 +22,7 @@ struct ResidualBlock : tg::nn::Module<T> {
         fc2(this->register_module("fc2", std::make_shared<tg::nn::Linear<T>>(tg::nn::LinearOptions(width, width), rng))) {
     tg::nn::init::zeros_(fc2->weight());  // each block starts as the identity
   }
-  tg::Var<T> forward(const tg::Var<T>& x) { return x + fc2->forward(drop->forward(tg::relu(fc1->forward(norm->forward(x))))); }
+  tg::Var<T> forward(const tg::Var<T>& x) { return x + fc2->forward(drop->forward(tg::gelu(fc1->forward(norm->forward(x))))); }
 
   std::shared_ptr<tg::nn::LayerNorm<T>> norm;
   std::shared_ptr<tg::nn::Linear<T>> fc1;

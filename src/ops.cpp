@@ -69,7 +69,7 @@ namespace {
 template <class T>
 void check_linear(const Array<T>& x, const Array<T>& w, const Array<T>* b) {
   TG_CHECK(ShapeError, x.dimension() >= 1 && w.dimension() == 2, "linear: input ", to_string(x.shape()),
-           " must have at least 1 dim and weight ", to_string(w.shape()), " 2");
+           " needs at least 1 dim and weight ", to_string(w.shape()), " exactly 2");
   TG_CHECK(ShapeError, x.shape().back() == w.shape()[0], "linear: input ", to_string(x.shape()), " · weight ",
            to_string(w.shape()), " — input features (", x.shape().back(), ") differ from the weight's rows (",
            w.shape()[0], "); weights are (in, out)");

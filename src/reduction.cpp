@@ -44,7 +44,7 @@ Var<T> reduce_all(const char* name, const Var<T>& x, bool average) {
 // The reduced dims of a shape, one bit each (rank <= 64).
 using DimMask = std::uint64_t;
 
-DimMask dim_mask(const char* op, const Shape& s, const std::vector<int>& dims) {
+DimMask dim_mask(const char* op, const Shape& s, DimList dims) {
   detail::check_rank(op, s);
   if (s.empty()) {  // a 0-d value: dims 0 and -1 name it, and nothing is reduced
     for (const int d : dims) detail::wrap_dim(op, d, 0, s);
@@ -175,7 +175,7 @@ void accumulate_walk(Backward<T>& b, const Plan& p, F&& f) {
 
 // sum and mean over dims. scalar(2) holds the scale.
 template <class T>
-Var<T> reduce_dims(const char* name, const Var<T>& x, const std::vector<int>& dims, bool keepdim, bool average) {
+Var<T> reduce_dims(const char* name, const Var<T>& x, DimList dims, bool keepdim, bool average) {
   Op<T> op(name, {x});
   const Array<T>& xv = op.input(0);
   const DimMask m = dim_mask(name, xv.shape(), dims);
@@ -218,29 +218,19 @@ Var<T> mean(const Var<T>& x) {
   return reduce_all("mean", x, true);
 }
 template <class T>
-Var<T> sum(const Var<T>& x, int axis, bool keepdims) {
-  return reduce_dims("sum", x, {axis}, keepdims, false);
-}
-template <class T>
-Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
-  return reduce_dims("mean", x, {axis}, keepdims, true);
-}
-template <class T>
-Var<T> sum(const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> sum(const Var<T>& x, DimList dims, bool keepdim) {
   return reduce_dims("sum", x, dims, keepdim, false);
 }
 template <class T>
-Var<T> mean(const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> mean(const Var<T>& x, DimList dims, bool keepdim) {
   return reduce_dims("mean", x, dims, keepdim, true);
 }
 
 #define TAPEGRAD_SECTION(T) \
   template Var<T> sum(const Var<T>&); \
-  template Var<T> sum(const Var<T>&, int, bool); \
-  template Var<T> sum(const Var<T>&, const std::vector<int>&, bool); \
+  template Var<T> sum(const Var<T>&, DimList, bool); \
   template Var<T> mean(const Var<T>&); \
-  template Var<T> mean(const Var<T>&, int, bool); \
-  template Var<T> mean(const Var<T>&, const std::vector<int>&, bool);
+  template Var<T> mean(const Var<T>&, DimList, bool);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
 
@@ -272,7 +262,7 @@ void extreme_backward(Backward<T>& b) {
 }
 
 template <class T, bool larger>
-Var<T> extreme(const char* name, const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> extreme(const char* name, const Var<T>& x, DimList dims, bool keepdim) {
   Op<T> op(name, {x});
   const Array<T>& xv = op.input(0);
   const DimMask m = dim_mask(name, xv.shape(), dims);
@@ -293,11 +283,11 @@ Var<T> extreme(const char* name, const Var<T>& x, const std::vector<int>& dims, 
 }  // namespace
 
 template <class T>
-Var<T> amax(const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> amax(const Var<T>& x, DimList dims, bool keepdim) {
   return extreme<T, true>("amax", x, dims, keepdim);
 }
 template <class T>
-Var<T> amin(const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> amin(const Var<T>& x, DimList dims, bool keepdim) {
   return extreme<T, false>("amin", x, dims, keepdim);
 }
 
@@ -377,8 +367,8 @@ ValuesIndices<T> min(const Var<T>& x, int dim, bool keepdim) {
 }
 
 #define TAPEGRAD_SECTION(T) \
-  template Var<T> amax(const Var<T>&, const std::vector<int>&, bool); \
-  template Var<T> amin(const Var<T>&, const std::vector<int>&, bool); \
+  template Var<T> amax(const Var<T>&, DimList, bool); \
+  template Var<T> amin(const Var<T>&, DimList, bool); \
   template ValuesIndices<T> max(const Var<T>&, int, bool); \
   template ValuesIndices<T> min(const Var<T>&, int, bool);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
@@ -387,7 +377,7 @@ TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 // ---- logsumexp -------------------------------------------------------------------------------------
 
 template <class T>
-Var<T> logsumexp(const Var<T>& x, const std::vector<int>& dims, bool keepdim) {
+Var<T> logsumexp(const Var<T>& x, DimList dims, bool keepdim) {
   Op<T> op("logsumexp", {x});
   const Array<T>& xv = op.input(0);
   const DimMask m = dim_mask("logsumexp", xv.shape(), dims);
@@ -425,7 +415,7 @@ namespace {
 
 // saved(0): the mean (y's shape); scalar(2): N − correction; scalar(3): 1 for std.
 template <class T>
-Var<T> moment(const char* name, const Var<T>& x, const std::vector<int>& dims, double correction, bool keepdim,
+Var<T> moment(const char* name, const Var<T>& x, DimList dims, double correction, bool keepdim,
               bool root) {
   Op<T> op(name, {x});
   const Array<T>& xv = op.input(0);
@@ -470,11 +460,11 @@ Var<T> moment(const char* name, const Var<T>& x, const std::vector<int>& dims, d
 }  // namespace
 
 template <class T>
-Var<T> var(const Var<T>& x, const std::vector<int>& dims, double correction, bool keepdim) {
+Var<T> var(const Var<T>& x, DimList dims, double correction, bool keepdim) {
   return moment("var", x, dims, correction, keepdim, false);
 }
 template <class T>
-Var<T> std(const Var<T>& x, const std::vector<int>& dims, double correction, bool keepdim) {
+Var<T> std(const Var<T>& x, DimList dims, double correction, bool keepdim) {
   return moment("std", x, dims, correction, keepdim, true);
 }
 
@@ -489,7 +479,7 @@ inline T sgn(T v) {
 
 // scalar(2) holds p; the backward follows PyTorch's norm_backward case by case.
 template <class T>
-Var<T> norm(const Var<T>& x, double p, const std::vector<int>& dims, bool keepdim) {
+Var<T> norm(const Var<T>& x, double p, DimList dims, bool keepdim) {
   Op<T> op("norm", {x});
   const Array<T>& xv = op.input(0);
   const DimMask m = dim_mask("norm", xv.shape(), dims);
@@ -569,10 +559,10 @@ Var<T> norm(const Var<T>& x, double p, const std::vector<int>& dims, bool keepdi
 }
 
 #define TAPEGRAD_SECTION(T) \
-  template Var<T> logsumexp(const Var<T>&, const std::vector<int>&, bool); \
-  template Var<T> var(const Var<T>&, const std::vector<int>&, double, bool); \
-  template Var<T> std(const Var<T>&, const std::vector<int>&, double, bool); \
-  template Var<T> norm(const Var<T>&, double, const std::vector<int>&, bool);
+  template Var<T> logsumexp(const Var<T>&, DimList, bool); \
+  template Var<T> var(const Var<T>&, DimList, double, bool); \
+  template Var<T> std(const Var<T>&, DimList, double, bool); \
+  template Var<T> norm(const Var<T>&, double, DimList, bool);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
 

@@ -48,7 +48,7 @@ Var<T> relabel(Op<T>& op, const Shape& shape) {
 // ---- reshape, flatten, unsqueeze, squeeze ----------------------------------------------------------
 
 template <class T>
-Var<T> reshape(const Var<T>& x, const std::vector<std::int64_t>& sizes) {
+Var<T> reshape(const Var<T>& x, SizeList sizes) {
   Op<T> op("reshape", {x});
   const Shape& in = op.input(0).shape();
   const std::size_t n = op.input(0).size();
@@ -124,7 +124,7 @@ Var<T> squeeze(const Var<T>& x, int dim) {
 }
 
 #define TAPEGRAD_SECTION(T) \
-  template Var<T> reshape(const Var<T>&, const std::vector<std::int64_t>&); \
+  template Var<T> reshape(const Var<T>&, SizeList); \
   template Var<T> flatten(const Var<T>&, int, int); \
   template Var<T> unsqueeze(const Var<T>&, int); \
   template Var<T> squeeze(const Var<T>&); \
@@ -176,7 +176,7 @@ Var<T> permute_impl(Op<T>& op, const std::size_t* perm) {
 }  // namespace
 
 template <class T>
-Var<T> permute(const Var<T>& x, const std::vector<int>& dims) {
+Var<T> permute(const Var<T>& x, DimList dims) {
   Op<T> op("permute", {x});
   const Shape& in = op.input(0).shape();
   TG_CHECK(ShapeError, dims.size() == in.size(), "permute: ", dims.size(), " dims ", list_string(dims),
@@ -209,7 +209,7 @@ Var<T> transpose(const Var<T>& x, int dim0, int dim1) {
 // ---- expand ----------------------------------------------------------------------------------------
 
 template <class T>
-Var<T> expand(const Var<T>& x, const std::vector<std::int64_t>& sizes) {
+Var<T> expand(const Var<T>& x, SizeList sizes) {
   Op<T> op("expand", {x});
   const Array<T>& xv = op.input(0);
   const Shape& in = xv.shape();
@@ -250,9 +250,9 @@ Var<T> expand(const Var<T>& x, const std::vector<std::int64_t>& sizes) {
 }
 
 #define TAPEGRAD_SECTION(T) \
-  template Var<T> permute(const Var<T>&, const std::vector<int>&); \
+  template Var<T> permute(const Var<T>&, DimList); \
   template Var<T> transpose(const Var<T>&, int, int); \
-  template Var<T> expand(const Var<T>&, const std::vector<std::int64_t>&);
+  template Var<T> expand(const Var<T>&, SizeList);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
 
@@ -303,46 +303,72 @@ Var<T> join(Op<T>& op, const Shape& out, std::size_t dim) {
   });
 }
 
-}  // namespace
-
 template <class T>
-Var<T> cat(const std::vector<Var<T>>& xs, int dim) {
-  TG_CHECK(ValueError, !xs.empty(), "cat: expects a non-empty list of values");
-  Op<T> op("cat", xs);
+Var<T> cat_impl(Op<T>& op, int dim) {
+  const std::size_t n = op.n_inputs();
   std::size_t ref = 0;  // the first input that is not skipped
-  while (ref + 1 < xs.size() && skipped(op.input(ref).shape())) ++ref;
-  Shape out = op.input(ref).shape();
-  TG_CHECK(ShapeError, !out.empty(), "cat: input ", ref, " is 0-d (shape ()); cat needs at least 1 dim");
-  const std::size_t d = wrap_dim("cat", dim, out.size(), out);
+  while (ref + 1 < n && skipped(op.input(ref).shape())) ++ref;
+  const Shape& rs = op.input(ref).shape();
+  TG_CHECK(ShapeError, !rs.empty(), "cat: input ", ref, " is 0-d (shape ()); cat needs at least 1 dim");
+  const std::size_t d = wrap_dim("cat", dim, rs.size(), rs);
+  Shape out = rs;
   out[d] = 0;
-  for (std::size_t i = 0; i < xs.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     const Shape& s = op.input(i).shape();
-    if (skipped(s) && !skipped(op.input(ref).shape())) continue;
+    if (skipped(s) && !skipped(rs)) continue;
     bool fits = s.size() == out.size();
-    for (std::size_t k = 0; fits && k < s.size(); ++k) fits = k == d || s[k] == op.input(ref).shape()[k];
+    for (std::size_t k = 0; fits && k < s.size(); ++k) fits = k == d || s[k] == rs[k];
     TG_CHECK(ShapeError, fits, "cat: input ", i, " has shape ", to_string(s), " but input ", ref, " has shape ",
-             to_string(op.input(ref).shape()), "; shapes must match except in dim ", d);
+             to_string(rs), "; shapes must match except in dim ", d);
     out[d] += s[d];
   }
   return join(op, out, d);
 }
 
 template <class T>
-Var<T> stack(const std::vector<Var<T>>& xs, int dim) {
-  TG_CHECK(ValueError, !xs.empty(), "stack: expects a non-empty list of values");
-  Op<T> op("stack", xs);
+Var<T> stack_impl(Op<T>& op, int dim) {
   const Shape& s0 = op.input(0).shape();
-  for (std::size_t i = 1; i < xs.size(); ++i) {
+  for (std::size_t i = 1; i < op.n_inputs(); ++i) {
     TG_CHECK(ShapeError, same_shape(op.input(i).shape(), s0), "stack: input ", i, " has shape ",
              to_string(op.input(i).shape()), " but input 0 has shape ", to_string(s0), "; stack needs equal shapes");
   }
   const std::size_t d = wrap_dim("stack", dim, s0.size() + 1, s0);
-  return join(op, inserted(s0, d, xs.size()), d);
+  return join(op, inserted(s0, d, op.n_inputs()), d);
+}
+
+}  // namespace
+
+template <class T>
+Var<T> cat(const std::vector<Var<T>>& xs, int dim) {
+  TG_CHECK(ValueError, !xs.empty(), "cat: expects a non-empty list of values");
+  Op<T> op("cat", xs);
+  return cat_impl(op, dim);
+}
+template <class T>
+Var<T> cat(std::initializer_list<Var<T>> xs, int dim) {
+  TG_CHECK(ValueError, xs.size() > 0, "cat: expects a non-empty list of values");
+  Op<T> op("cat", xs);
+  return cat_impl(op, dim);
+}
+
+template <class T>
+Var<T> stack(const std::vector<Var<T>>& xs, int dim) {
+  TG_CHECK(ValueError, !xs.empty(), "stack: expects a non-empty list of values");
+  Op<T> op("stack", xs);
+  return stack_impl(op, dim);
+}
+template <class T>
+Var<T> stack(std::initializer_list<Var<T>> xs, int dim) {
+  TG_CHECK(ValueError, xs.size() > 0, "stack: expects a non-empty list of values");
+  Op<T> op("stack", xs);
+  return stack_impl(op, dim);
 }
 
 #define TAPEGRAD_SECTION(T) \
   template Var<T> cat(const std::vector<Var<T>>&, int); \
-  template Var<T> stack(const std::vector<Var<T>>&, int);
+  template Var<T> cat(std::initializer_list<Var<T>>, int); \
+  template Var<T> stack(const std::vector<Var<T>>&, int); \
+  template Var<T> stack(std::initializer_list<Var<T>>, int);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
 
@@ -469,7 +495,7 @@ std::vector<Var<T>> split(const Var<T>& x, std::int64_t split_size, int dim) {
 }
 
 template <class T>
-std::vector<Var<T>> split(const Var<T>& x, const std::vector<std::int64_t>& split_sizes, int dim) {
+std::vector<Var<T>> split(const Var<T>& x, SizeList split_sizes, int dim) {
   const Shape& in = x.shape();
   TG_CHECK(ShapeError, !in.empty(), "split: cannot be applied to a 0-d value (shape ())");
   const std::size_t d = wrap_dim("split", dim, in.size(), in);
@@ -507,7 +533,7 @@ std::vector<Var<T>> chunk(const Var<T>& x, std::int64_t chunks, int dim) {
   template Var<T> narrow(const Var<T>&, int, std::int64_t, std::int64_t); \
   template Var<T> slice(const Var<T>&, int, std::int64_t, std::int64_t, std::int64_t); \
   template std::vector<Var<T>> split(const Var<T>&, std::int64_t, int); \
-  template std::vector<Var<T>> split(const Var<T>&, const std::vector<std::int64_t>&, int); \
+  template std::vector<Var<T>> split(const Var<T>&, SizeList, int); \
   template std::vector<Var<T>> chunk(const Var<T>&, std::int64_t, int);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
@@ -544,7 +570,7 @@ inline PadCopy pad_copy(const Shape& in, const Shape& out, const std::int64_t* l
 }  // namespace
 
 template <class T>
-Var<T> pad(const Var<T>& x, const std::vector<std::int64_t>& pads, detail::scalar_t<T> value) {
+Var<T> pad(const Var<T>& x, SizeList pads, detail::scalar_t<T> value) {
   Op<T> op("pad", {x});
   const Array<T>& xv = op.input(0);
   const Shape& in = xv.shape();
@@ -582,7 +608,7 @@ Var<T> pad(const Var<T>& x, const std::vector<std::int64_t>& pads, detail::scala
 }
 
 #define TAPEGRAD_SECTION(T) \
-  template Var<T> pad(const Var<T>&, const std::vector<std::int64_t>&, detail::scalar_t<T>);
+  template Var<T> pad(const Var<T>&, SizeList, detail::scalar_t<T>);
 TAPEGRAD_INSTANTIATE(TAPEGRAD_SECTION)
 #undef TAPEGRAD_SECTION
 

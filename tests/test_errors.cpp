@@ -906,8 +906,8 @@ TEST_F(Errors, E71_BinaryTargetsOutsideZeroOne) {
   auto above = tape.constant(y);
   y(1, 2) = -0.5;
   auto below = tape.constant(y);
-  expect<tg::ValueError>([&] { tg::bce(p, above); }, {"bce", "targets must lie in [0, 1]", "1.5"});
-  expect<tg::ValueError>([&] { tg::bce_with_logits(z, below); }, {"bce_with_logits", "targets", "-0.5"});
+  expect<tg::ValueError>([&] { tg::bce(p, above); }, {"binary_cross_entropy", "targets must lie in [0, 1]", "1.5"});
+  expect<tg::ValueError>([&] { tg::bce_with_logits(z, below); }, {"binary_cross_entropy_with_logits", "targets", "-0.5"});
 }
 
 TEST_F(Errors, E72_ParameterModifiedBeforeBackward) {
@@ -936,6 +936,156 @@ TEST_F(Errors, E74_HandleOutlivingItsTapeOrParameter) {
   tg::Var<double> param_copy;
   { param_copy = Parameter<double>(Array<double>{1.0}); }
   expect<tg::StateError>([&] { tg::mul(x, param_copy); }, {"mul", "the parameter behind this handle was destroyed"});
+}
+
+// ---- 100-127: the N-d vocabulary (shape_ops, indexing, pointwise, reduction, matmul) ---------------
+
+TEST_F(Errors, E100_ReshapeElementCount) {
+  expect<tg::ShapeError>([&] { tg::reshape(x, {3, 3}); }, {"reshape", "[3, 3]", "9 elements", "(4, 2)", "8"});
+}
+
+TEST_F(Errors, E101_ReshapeTwoInferredSizes) {
+  expect<tg::ValueError>([&] { tg::reshape(x, {-1, -1}); }, {"reshape", "more than one -1", "[-1, -1]", "(4, 2)"});
+  expect<tg::ValueError>([&] { tg::reshape(x, {-2, 4}); }, {"reshape", "-2", "(4, 2)"});
+}
+
+TEST_F(Errors, E102_ReshapeInferredSizeDoesNotDivide) {
+  expect<tg::ShapeError>([&] { tg::reshape(x, {3, -1}); }, {"reshape", "[3, -1]", "(4, 2)", "8 elements"});
+}
+
+TEST_F(Errors, E103_FlattenStartAfterEnd) {
+  expect<tg::ValueError>([&] { tg::flatten(x, 1, 0); }, {"flatten", "start_dim 1", "end_dim 0", "(4, 2)"});
+}
+
+TEST_F(Errors, E104_DimOutOfRange) {
+  expect<tg::ShapeError>([&] { tg::transpose(x, 0, 2); }, {"transpose", "dim 2", "(4, 2)", "[-2, 1]"});
+  expect<tg::ShapeError>([&] { tg::unsqueeze(x, 3); }, {"unsqueeze", "dim 3", "(4, 2)", "[-3, 2]"});
+  expect<tg::ShapeError>([&] { tg::squeeze(x, -3); }, {"squeeze", "dim -3", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::narrow(x, 2, 0, 1); }, {"narrow", "dim 2", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::index_select(x, -3, tg::IndexArray{0}); }, {"index_select", "dim -3", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::amax(x, {2}); }, {"amax", "dim 2", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::max(x, 5); }, {"max", "dim 5", "(4, 2)"});
+}
+
+TEST_F(Errors, E105_PermuteDims) {
+  expect<tg::ShapeError>([&] { tg::permute(x, {0}); }, {"permute", "1 dims", "[0]", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::permute(x, {1, -1}); }, {"permute", "appears twice", "[1, -1]", "(4, 2)"});
+}
+
+TEST_F(Errors, E106_ExpandShapes) {
+  expect<tg::ShapeError>([&] { tg::expand(x, {2}); }, {"expand", "[2]", "fewer dims", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::expand(x, {4, 3}); }, {"expand", "(4, 2)", "[4, 3]", "dim 1: 2 vs 3"});
+}
+
+TEST_F(Errors, E107_CatShapes) {
+  auto c = tape.constant(Array<double>::from_shape({3, 3}));
+  expect<tg::ShapeError>([&] { tg::cat({x, c}, 1); }, {"cat", "input 1", "(3, 3)", "(4, 2)", "except in dim 1"});
+  auto s = tape.constant(Array<double>(1.0));
+  expect<tg::ShapeError>([&] { tg::cat({s, s}); }, {"cat", "0-d", "()"});
+  expect<tg::ValueError>([&] { tg::cat(std::vector<Var<double>>{}); }, {"cat", "non-empty"});
+}
+
+TEST_F(Errors, E108_StackShapes) {
+  auto c = tape.constant(Array<double>::from_shape({2, 4}));
+  expect<tg::ShapeError>([&] { tg::stack({x, c}); }, {"stack", "input 1", "(2, 4)", "(4, 2)", "equal shapes"});
+}
+
+TEST_F(Errors, E109_SplitSizes) {
+  expect<tg::ShapeError>([&] { tg::split(x, {1, 2}, 0); }, {"split", "[1, 2]", "add up to 3", "(4, 2)", "4"});
+  expect<tg::ValueError>([&] { tg::split(x, 0, 1); }, {"split", "split_size", "positive", "0", "(4, 2)"});
+}
+
+TEST_F(Errors, E110_ChunkCount) {
+  expect<tg::ValueError>([&] { tg::chunk(x, 0); }, {"chunk", "chunks", "positive", "0", "(4, 2)"});
+}
+
+TEST_F(Errors, E111_NarrowPastTheEnd) {
+  expect<tg::ValueError>([&] { tg::narrow(x, 0, 3, 2); }, {"narrow", "start 3", "length 2", "extent 4", "(4, 2)"});
+  expect<tg::ValueError>([&] { tg::narrow(x, 1, -3, 1); }, {"narrow", "start -3", "(4, 2)"});
+}
+
+TEST_F(Errors, E112_SliceStep) {
+  expect<tg::ValueError>([&] { tg::slice(x, 0, 0, 4, 0); }, {"slice", "step", "positive", "0", "(4, 2)"});
+}
+
+TEST_F(Errors, E113_PadValues) {
+  expect<tg::ValueError>([&] { tg::pad(x, {1, 2, 3}); }, {"pad", "3 padding values", "[1, 2, 3]", "pairs"});
+  expect<tg::ShapeError>([&] { tg::pad(x, {1, 1, 1, 1, 1, 1}); }, {"pad", "3 pairs", "(4, 2)", "2 dims"});
+  expect<tg::ValueError>([&] { tg::pad(x, {-2, -1}); }, {"pad", "(-2, -1)", "dim 1", "(4, 2)", "-1 elements"});
+}
+
+TEST_F(Errors, E114_IndexSelectIndices) {
+  expect<tg::ValueError>([&] { tg::index_select(x, 0, tg::IndexArray{0, 4}); },
+                         {"index_select", "index 4", "position 1", "dim 0", "extent 4", "(4, 2)"});
+  expect<tg::ValueError>([&] { tg::index_select(x, 1, tg::IndexArray{-1}); }, {"index_select", "index -1", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::index_select(x, 0, tg::IndexArray::from_shape({2, 1})); },
+                         {"index_select", "1-D", "(2, 1)", "(4, 2)"});
+}
+
+TEST_F(Errors, E115_GatherIndex) {
+  expect<tg::ShapeError>([&] { tg::gather(x, 1, tg::IndexArray{0, 1}); }, {"gather", "(2,)", "(4, 2)", "rank"});
+  expect<tg::ShapeError>([&] { tg::gather(x, 0, tg::IndexArray::from_shape({1, 3})); },
+                         {"gather", "(1, 3)", "(4, 2)", "dim 1", "3 vs 2"});
+  expect<tg::ValueError>([&] { tg::gather(x, 1, tg::IndexArray(xt::reshape_view(tg::IndexArray{0, 2}, {2, 1}))); },
+                         {"gather", "index 2", "position 1", "dim 1", "extent 2", "(4, 2)"});
+}
+
+TEST_F(Errors, E116_MaskedFillMaskShape) {
+  expect<tg::ShapeError>([&] { tg::masked_fill(x, tg::BoolArray{true, false, true}, 0.0); },
+                         {"masked_fill", "(4, 2)", "(3,)", "broadcast"});
+}
+
+TEST_F(Errors, E117_WhereShapes) {
+  auto c = tape.constant(Array<double>::from_shape({3}));
+  expect<tg::ShapeError>([&] { tg::where(tg::BoolArray{true, false}, x, c); }, {"where", "(4, 2)", "(3,)", "broadcast"});
+}
+
+TEST_F(Errors, E118_MatmulBatchDims) {
+  auto a = tape.constant(Array<double>::from_shape({2, 4, 3}));
+  auto c = tape.constant(Array<double>::from_shape({5, 3, 2}));
+  expect<tg::ShapeError>([&] { tg::matmul(a, c); },
+                         {"matmul", "(2, 4, 3)", "(5, 3, 2)", "batch dimensions (2,) and (5,)", "broadcast"});
+  auto d = tape.constant(Array<double>::from_shape({2, 2, 3}));
+  expect<tg::ShapeError>([&] { tg::matmul(d, d); }, {"matmul", "(2, 2, 3)", "inner dimensions differ (3 vs 2)"});
+}
+
+TEST_F(Errors, E119_BmmShapes) {
+  auto a = tape.constant(Array<double>::from_shape({2, 4, 3}));
+  auto c = tape.constant(Array<double>::from_shape({3, 3, 2}));
+  expect<tg::ShapeError>([&] { tg::bmm(x, w); }, {"bmm", "(4, 2)", "(2, 3)", "3-D"});
+  expect<tg::ShapeError>([&] { tg::bmm(a, c); }, {"bmm", "(2, 4, 3)", "(3, 3, 2)", "batch sizes differ (2 vs 3)"});
+}
+
+TEST_F(Errors, E120_Linear0D) {
+  auto s = tape.constant(Array<double>(1.0));
+  expect<tg::ShapeError>([&] { tg::linear(s, w, b); }, {"linear", "input ()", "weight (2, 3)"});
+}
+
+TEST_F(Errors, E121_ElementwiseBroadcast) {
+  auto c = tape.constant(Array<double>::from_shape({3}));
+  expect<tg::ShapeError>([&] { tg::pow(x, c); }, {"pow", "(4, 2)", "(3,)", "broadcast"});
+  expect<tg::ShapeError>([&] { tg::maximum(x, c); }, {"maximum", "(4, 2)", "(3,)"});
+  expect<tg::ShapeError>([&] { tg::minimum(c, x); }, {"minimum", "(3,)", "(4, 2)"});
+}
+
+TEST_F(Errors, E122_ClampWithoutBounds) {
+  expect<tg::ValueError>([&] { tg::clamp(x, std::nullopt, std::nullopt); }, {"clamp", "min and max", "(4, 2)"});
+}
+
+TEST_F(Errors, E123_GeluApproximation) {
+  expect<tg::ValueError>([&] { tg::gelu(x, "sigmoid"); }, {"gelu", "\"none\" or \"tanh\"", "\"sigmoid\""});
+}
+
+TEST_F(Errors, E124_ReductionDimTwice) {
+  expect<tg::ShapeError>([&] { tg::sum(x, {0, -2}); }, {"sum", "dim -2", "appears twice", "[0, -2]", "(4, 2)"});
+  expect<tg::ShapeError>([&] { tg::var(x, {1, 1}); }, {"var", "appears twice", "(4, 2)"});
+}
+
+TEST_F(Errors, E125_ExtremeOfNothing) {
+  auto e = tape.constant(Array<double>::from_shape({0, 2}));
+  expect<tg::ValueError>([&] { tg::amax(e, {0}); }, {"amax", "[0]", "extent 0", "(0, 2)"});
+  expect<tg::ValueError>([&] { tg::max(e, 0); }, {"max", "dim 0", "(0, 2)", "extent 0"});
+  expect<tg::ValueError>([&] { tg::norm(e, INFINITY, {0}); }, {"norm", "inf", "(0, 2)"});
 }
 
 // ---- 400-499: recurrent networks, attention, Transformers ------------------------------------

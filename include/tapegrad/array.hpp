@@ -112,4 +112,68 @@ AxisSplit split_axis(const char* op, const Shape& shape, int axis);
 /// The NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
+/// A list of integers an op takes (dims, sizes, paddings): a view of the caller's values, as
+/// PyTorch's IntArrayRef. Braces `{0, -1}` or a std::vector convert to it without a copy, so a
+/// call allocates nothing; the values need only outlive the call.
+template <class I>
+class ListRef {
+ public:
+  constexpr ListRef() noexcept = default;
+  // The braces' array lives until the end of the call's full expression, as long as the list is
+  // used: g++'s -Winit-list-lifetime cannot know the list is only a parameter.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+  constexpr ListRef(std::initializer_list<I> values) noexcept : data_(values.begin()), size_(values.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  ListRef(const std::vector<I>& values) noexcept : data_(values.data()), size_(values.size()) {}
+  constexpr ListRef(const I* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  constexpr const I* begin() const noexcept { return data_; }
+  constexpr const I* end() const noexcept { return data_ + size_; }
+  constexpr const I* data() const noexcept { return data_; }
+  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  constexpr I operator[](std::size_t i) const noexcept { return data_[i]; }
+
+ protected:
+  const I* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// The dims an op works along: `{0, 2}`, a std::vector<int>, or one dim (`sum(x, 1)`); negative
+/// dims count from the end. An empty list means every dim where PyTorch says so (reductions).
+class DimList : public ListRef<int> {
+ public:
+  using ListRef<int>::ListRef;
+  DimList() noexcept = default;
+  DimList(int dim) noexcept : ListRef<int>(&one_, 1), one_(dim) {}  // NOLINT: one dim is a list
+  DimList(const DimList& o) noexcept : ListRef<int>(o), one_(o.one_) {
+    if (o.data_ == &o.one_) data_ = &one_;
+  }
+  DimList& operator=(const DimList& o) noexcept {
+    ListRef<int>::operator=(o);
+    one_ = o.one_;
+    if (o.data_ == &o.one_) data_ = &one_;
+    return *this;
+  }
+
+ private:
+  int one_ = 0;
+};
+
+/// Sizes given to an op (reshape, expand, pad, split): `{2, -1}`, a std::vector<std::int64_t>, or
+/// a Shape.
+class SizeList : public ListRef<std::int64_t> {
+ public:
+  using ListRef<std::int64_t>::ListRef;
+  SizeList() noexcept = default;
+  /// A shape's extents, read in place (std::size_t and std::int64_t have one representation).
+  SizeList(const Shape& shape) noexcept  // NOLINT: a shape is a list of sizes
+      : ListRef<std::int64_t>(reinterpret_cast<const std::int64_t*>(shape.data()), shape.size()) {}
+};
+static_assert(sizeof(std::size_t) == sizeof(std::int64_t), "SizeList reads a Shape's extents in place");
+
 }  // namespace tapegrad

@@ -4,9 +4,9 @@
 /// semantics are PyTorch's. Indices (`IndexArray`, int64) and masks (`BoolArray`) are plain
 /// arrays, not differentiated; the gradient flows to the values they select.
 ///
-///     auto rows = tapegrad::index_select(table, 0, tapegrad::IndexArray{3, 1, 3});   // (3, d)
-///     auto picked = tapegrad::gather(logp, 1, labels);       // labels (N, 1) -> (N, 1)
-///     auto scores = tapegrad::masked_fill(att, future, -1e9f);   // future: BoolArray, broadcast
+///     auto rows = tapegrad::index_select(x, 0, tapegrad::IndexArray{3, 1, 3});   // (4, 2) -> (3, 2)
+///     auto picked = tapegrad::gather(x, 1, tapegrad::IndexArray{{1, 0}, {0, 0}});  // (2, 2)
+///     auto masked = tapegrad::masked_fill(x, tapegrad::BoolArray{true, false}, -1e9f);
 ///
 /// A dim out of range or shapes that do not fit is a ShapeError naming the op and the shapes; an
 /// index out of range (negative ones included: PyTorch rejects them in these ops too) is a

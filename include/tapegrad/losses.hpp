@@ -64,7 +64,7 @@ struct CrossEntropyOptions {
 /// class axis is axis 1, as in PyTorch), or (C,) with one target. For each position n with
 /// target y ≠ ignore_index, with log p = log_softmax over the class axis:
 ///
-///     ℓ_n = (1 − ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)
+///   ℓ_n = (1 − ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)
 ///
 /// and ℓ_n = 0 for ignored positions. "mean" returns Σ_n ℓ_n / Σ_{n not ignored} w_{y_n} (so
 /// with no weights, the mean over positions not ignored; when every target is ignored that is

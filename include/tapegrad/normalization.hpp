@@ -3,8 +3,10 @@
 /// batch_norm). Each is one fused op with one backward rule (src/normalization.cpp),
 /// gradchecked in tests/test_normalization.cpp. Defined for float and double.
 ///
-///     auto h = tapegrad::layer_norm(x, {64}, ln_weight, ln_bias);          // x (N, 64)
-///     auto y = tapegrad::batch_norm(x, running_mean, running_var, w, b, /*training=*/true);
+///     tapegrad::Parameter<float> gamma(tapegrad::Array<float>(xt::ones<float>({2}))), beta(tapegrad::Array<float>(xt::zeros<float>({2})));
+///     tapegrad::Parameter<float> running_mean(tapegrad::Array<float>(xt::zeros<float>({2}))), running_var(tapegrad::Array<float>(xt::ones<float>({2})));
+///     auto h = tapegrad::layer_norm(x, {2}, tape.bind(gamma), tape.bind(beta));   // x (4, 2)
+///     auto y = tapegrad::batch_norm(x, running_mean, running_var, tape.bind(gamma), tape.bind(beta), true);
 ///
 /// An optional argument left out (`Var<T>()`, `Parameter<T>()`, or `{}`) is PyTorch's None.
 #include "tapegrad/array.hpp"

@@ -6,7 +6,7 @@
 /// follow PyTorch (`torch.*`, `torch.nn.functional.*`). Defined for float and double.
 ///
 ///     auto h = tapegrad::relu(tapegrad::linear(x, W, b));
-///     auto g = tapegrad::gelu(h, "tanh");
+///     auto smooth = tapegrad::gelu(h, "tanh");
 #include <optional>
 #include <string>
 

@@ -39,9 +39,10 @@ void load(const Environment& env, nn::Module<T>& module, optim::Optimizer<T>& op
           int root) {
   check_root(env, root, "dist::load");
   check_same_architecture(env, module);
+  detail::check_same_optimizer(env, optimizer);  // before root's load changes its learning rates
   detail::on_root(env, root, [&] { tapegrad::load(module, optimizer, path); });
   broadcast_parameters(env, module, root);
-  broadcast_optimizer_state(env, optimizer, root);
+  detail::broadcast_optimizer_values(env, optimizer, root);
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                             \

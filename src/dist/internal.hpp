@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tapegrad/dist/environment.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tapegrad::dist::detail {
@@ -81,5 +82,12 @@ template <class T>
 Array<T>& write_grad(Parameter<T>& p) {
   return p.mutable_grad();
 }
+
+// broadcast_optimizer_state in two halves, for dist::load: the check before root reads the file,
+// the values after (src/dist/parameters.cpp).
+template <class T>
+void check_same_optimizer(const Environment& env, const optim::Optimizer<T>& optimizer);
+template <class T>
+void broadcast_optimizer_values(const Environment& env, optim::Optimizer<T>& optimizer, int root);
 
 }  // namespace tapegrad::dist::detail

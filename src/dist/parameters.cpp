@@ -89,19 +89,38 @@ void broadcast_parameters(const Environment& env, nn::Module<T>& module, int roo
   for (auto& [name, p] : synchronised(module)) detail::broadcast(env, p.mutable_value().data(), p.value().size(), root);
 }
 
+namespace detail {
+// The optimizer's kind, learning rate and buffer shapes, which every rank must agree on.
 template <class T>
-void broadcast_optimizer_state(const Environment& env, optim::Optimizer<T>& optimizer, int root) {
-  TG_CHECK(ValueError, root >= 0 && root < env.world_size(), "broadcast_optimizer_state: root ", root,
-           " is not a rank of ", env.world_size());
-  optim::OptimizerState<T> state = optimizer.state_dict();
+void check_same_optimizer(const Environment& env, const optim::Optimizer<T>& optimizer) {
+  const optim::OptimizerState<T> state = optimizer.state_dict();
   std::vector<std::string> lines{::tapegrad::detail::concat(optimizer.name(), " lr=", optimizer.learning_rate())};
   for (const auto& [name, a] : state.buffers) {
     lines.push_back(::tapegrad::detail::concat("'", name, "' ", to_string(a.shape())));
   }
   check_lists(env, "broadcast_optimizer_state", "entry", lines);
-  detail::broadcast(env, &state.step, 1, root);
-  for (auto& [name, a] : state.buffers) detail::broadcast(env, a.data(), a.size(), root);
+}
+
+// Root's step count, buffers and every group's hyperparameters (a loaded checkpoint restores its
+// learning rates, as PyTorch's load_state_dict) to every rank; the structure was checked.
+template <class T>
+void broadcast_optimizer_values(const Environment& env, optim::Optimizer<T>& optimizer, int root) {
+  optim::OptimizerState<T> state = optimizer.state_dict();
+  broadcast(env, &state.step, 1, root);
+  for (auto& [name, a] : state.buffers) broadcast(env, a.data(), a.size(), root);
+  for (auto& group : state.param_groups) {
+    for (auto& [name, value] : group.hyperparameters) broadcast(env, &value, 1, root);
+  }
   if (env.rank() != root) optimizer.load_state_dict(state);
+}
+}  // namespace detail
+
+template <class T>
+void broadcast_optimizer_state(const Environment& env, optim::Optimizer<T>& optimizer, int root) {
+  TG_CHECK(ValueError, root >= 0 && root < env.world_size(), "broadcast_optimizer_state: root ", root,
+           " is not a rank of ", env.world_size());
+  detail::check_same_optimizer(env, optimizer);
+  detail::broadcast_optimizer_values(env, optimizer, root);
 }
 
 template <class T>
@@ -129,6 +148,8 @@ void check_same_dataset(const Environment& env, const data::Dataset<T>& dataset)
   template void check_same_architecture(const Environment&, const nn::Module<T>&);             \
   template void broadcast_parameters(const Environment&, nn::Module<T>&, int);                 \
   template void broadcast_optimizer_state(const Environment&, optim::Optimizer<T>&, int);      \
+  template void detail::check_same_optimizer(const Environment&, const optim::Optimizer<T>&);  \
+  template void detail::broadcast_optimizer_values(const Environment&, optim::Optimizer<T>&, int); \
   template std::uint64_t check_same_parameters(const Environment&, const nn::Module<T>&);      \
   template void check_same_dataset(const Environment&, const data::Dataset<T>&);
 TAPEGRAD_INSTANTIATE(float)

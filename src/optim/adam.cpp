@@ -11,9 +11,11 @@
 namespace tapegrad::optim {
 
 namespace {
-void validate(const char* name, const AdamOptions& o, const std::string& where) {
+void validate(const char* name, const AdamOptions& o, const std::string& where, bool loaded = false) {
+  // A loaded state may hold lr 0: a schedule that ended there (set_learning_rate accepts it,
+  // as PyTorch's 0 <= lr); a new optimizer needs a positive one.
   const auto [b1, b2] = o.betas();
-  TG_CHECK(ValueError, std::isfinite(o.lr()) && o.lr() > 0, name,
+  TG_CHECK(ValueError, std::isfinite(o.lr()) && (o.lr() > 0 || (loaded && o.lr() == 0)), name,
            ": lr (the learning rate) must be positive and finite, got ", o.lr(), where);
   TG_CHECK(ValueError, b1 >= 0 && b1 < 1, name, ": betas.first (beta1) must be in [0, 1), got ", b1, where);
   TG_CHECK(ValueError, b2 >= 0 && b2 < 1, name, ": betas.second (beta2) must be in [0, 1), got ", b2, where);
@@ -64,7 +66,7 @@ std::vector<std::string> Adam<T>::set_hyperparameters(std::size_t group, const H
                       .weight_decay(this->value_of(values, "weight_decay"))
                       .amsgrad(this->value_of(values, "amsgrad") != 0);
   try {
-    validate(this->name(), o, "");
+    validate(this->name(), o, "", true);
   } catch (const ValueError& e) {
     return {e.what()};
   }

@@ -11,8 +11,10 @@
 namespace tapegrad::optim {
 
 namespace {
-void validate(const RMSpropOptions& o, const std::string& where) {
-  TG_CHECK(ValueError, std::isfinite(o.lr()) && o.lr() > 0,
+void validate(const RMSpropOptions& o, const std::string& where, bool loaded = false) {
+  // A loaded state may hold lr 0: a schedule that ended there (set_learning_rate accepts it,
+  // as PyTorch's 0 <= lr); a new optimizer needs a positive one.
+  TG_CHECK(ValueError, std::isfinite(o.lr()) && (o.lr() > 0 || (loaded && o.lr() == 0)),
            "RMSprop: lr (the learning rate) must be positive and finite, got ", o.lr(), where);
   TG_CHECK(ValueError, o.alpha() >= 0 && o.alpha() < 1, "RMSprop: alpha must be in [0, 1), got ", o.alpha(), where);
   TG_CHECK(ValueError, std::isfinite(o.eps()) && o.eps() > 0, "RMSprop: eps must be > 0, got ", o.eps(), where);
@@ -70,7 +72,7 @@ std::vector<std::string> RMSprop<T>::set_hyperparameters(std::size_t group, cons
                          .momentum(this->value_of(values, "momentum"))
                          .centered(this->value_of(values, "centered") != 0);
   try {
-    validate(o, "");
+    validate(o, "", true);
   } catch (const ValueError& e) {
     return {e.what()};
   }

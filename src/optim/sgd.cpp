@@ -5,9 +5,11 @@
 namespace tapegrad::optim {
 
 namespace {
-void validate(const SGDOptions& o, const std::string& where) {
+void validate(const SGDOptions& o, const std::string& where, bool loaded = false) {
+  // A loaded state may hold lr 0: a schedule that ended there (set_learning_rate accepts it,
+  // as PyTorch's 0 <= lr); a new optimizer needs a positive one.
   const double mu = o.momentum(), tau = o.dampening(), wd = o.weight_decay();
-  TG_CHECK(ValueError, std::isfinite(o.lr()) && o.lr() > 0, "SGD: lr (the learning rate) must be positive and finite, got ",
+  TG_CHECK(ValueError, std::isfinite(o.lr()) && (o.lr() > 0 || (loaded && o.lr() == 0)), "SGD: lr (the learning rate) must be positive and finite, got ",
            o.lr(), where);
   TG_CHECK(ValueError, std::isfinite(mu) && mu >= 0, "SGD: momentum must be >= 0, got ", mu, where);
   TG_CHECK(ValueError, tau >= 0 && tau <= 1, "SGD: dampening must be in [0, 1], got ", tau, where);
@@ -58,7 +60,7 @@ std::vector<std::string> SGD<T>::set_hyperparameters(std::size_t group, const Hy
                      .weight_decay(this->value_of(values, "weight_decay"))
                      .nesterov(this->value_of(values, "nesterov") != 0);
   try {
-    validate(o, "");
+    validate(o, "", true);
   } catch (const ValueError& e) {
     return {e.what()};
   }

@@ -2,6 +2,7 @@
 /// A lookup table as a module: torch.nn.Embedding.
 ///
 ///     tapegrad::Rng rng(0);
+///     tapegrad::Array<float> month_ids = {0, 11, 5};
 ///     tapegrad::nn::Embedding<float> months(tapegrad::nn::EmbeddingOptions(12, 4), rng);
 ///     auto e = months.forward(tape.constant(month_ids));   // ids (N,) -> (N, 4)
 #include <cstddef>

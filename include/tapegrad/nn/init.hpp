@@ -5,6 +5,9 @@
 /// its optional `generator`).
 ///
 ///     tapegrad::Rng rng(0);
+///     tapegrad::Parameter<float> conv_weight(tapegrad::Array<float>::from_shape({8, 3, 3, 3}));
+///     tapegrad::Parameter<float> bias(tapegrad::Array<float>::from_shape({8}));
+///     tapegrad::Parameter<float> rnn_weight(tapegrad::Array<float>::from_shape({16, 4}));
 ///     tapegrad::nn::init::kaiming_uniform_(conv_weight, std::sqrt(5.0), "fan_in", "leaky_relu", rng);
 ///     tapegrad::nn::init::zeros_(bias);
 ///     tapegrad::nn::init::orthogonal_(rnn_weight, rng);

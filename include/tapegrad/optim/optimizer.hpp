@@ -19,10 +19,11 @@
 /// each with its own options (learning rate, weight decay, momentum, ...), e.g. no weight decay
 /// on biases and norms:
 ///
+///     std::vector<tapegrad::Parameter<float>> weights = {W}, biases_and_norms = {b};
 ///     using Group = tapegrad::optim::ParamGroup<float, tapegrad::optim::AdamWOptions>;
 ///     auto options = tapegrad::optim::AdamWOptions(1e-3).weight_decay(0.05);
-///     tapegrad::optim::AdamW<float> opt({Group(weights), Group(biases_and_norms, AdamWOptions(options).weight_decay(0))},
-///                                       options);
+///     tapegrad::optim::AdamW<float> opt(
+///         {Group(weights), Group(biases_and_norms, tapegrad::optim::AdamWOptions(options).weight_decay(0))}, options);
 ///
 /// A group without options takes the optimizer's (the constructor's second argument). A
 /// schedule sets every group's rate from that group's own base rate. The single-list
