@@ -8,6 +8,13 @@
 #   benchmarks/fashion_epochs.sh cnn [rounds] [epochs]  examples/fashion_mnist_cnn against
 #                                                       benchmarks/fashion_mnist_cnn_libtorch.cpp
 #                                                       (defaults: 1 round of 5 epochs)
+#   MODEL=lstm benchmarks/fashion_epochs.sh 3 2          examples/fashion_mnist_lstm against its twin
+#   MODEL=vit benchmarks/fashion_epochs.sh 3 2           examples/fashion_mnist_vit against its twin
+#
+# MODEL=lstm and MODEL=vit (issue 18) run the sequence-model examples against the same networks
+# in libtorch (fashion_mnist_libtorch --model ...), and the table adds each one's test accuracy
+# after every epoch (median over rounds) and their difference (target: within 0.015), and the
+# ratio at each one's best thread setting (targets: LSTM <= 0.5, ViT <= 0.6); no GEMM floor.
 #
 # Every round runs each binary at each thread count once, alternating, so that the machine's
 # drift hits both alike. An epoch's time is the example's own `time=` (the training loop, not
@@ -89,42 +96,99 @@ fi
 ROUNDS="${1:-3}"
 EPOCHS="${2:-3}"
 THREADS="${THREADS:-1 2}"
+MODEL="${MODEL:-mlp}"
+case "$MODEL" in mlp | lstm | vit) ;; *) echo "fashion_epochs.sh: MODEL must be mlp, lstm or vit" >&2; exit 2 ;; esac
 if ! [ "$EPOCHS" -ge 2 ] 2>/dev/null; then
   echo "fashion_epochs.sh: epochs must be 2 or more (the first of each run is not counted), got '$EPOCHS'" >&2
   exit 2
 fi
 
-build_targets fashion_mnist bench_step fashion_mnist_libtorch
+if [ "$MODEL" = mlp ]; then
+  build_targets fashion_mnist bench_step fashion_mnist_libtorch
+  tapegrad="$BUILD_DIR/examples/fashion_mnist"
+  tapegrad_args=(--no-standardize --schedule constant)
+else
+  build_targets "fashion_mnist_$MODEL" fashion_mnist_libtorch
+  tapegrad="$BUILD_DIR/examples/fashion_mnist_$MODEL"
+  tapegrad_args=()
+fi
 
-tapegrad="$BUILD_DIR/examples/fashion_mnist"
 libtorch="$BUILD_DIR/benchmarks/fashion_mnist_libtorch"
 [ -x "$libtorch" ] || { echo "note: libtorch-dev not found; timing tapegrad alone" >&2; libtorch=""; }
 
 times="$(mktemp)"
 trap 'rm -f "$times"' EXIT
-# Appends "<name> <threads> <epoch> <seconds>" for each epoch line the program prints.
+# Appends "<name> <threads> <epoch> <seconds> <test accuracy>" for each epoch line printed.
 record() {
-  sed -n "s/^epoch \([0-9]*\)\/.*time=\([0-9.]*\)s$/$1 $2 \1 \2/p" >>"$times"
+  sed -n "s/^epoch \([0-9]*\)\/.*test_acc=\([0-9.]*\) time=\([0-9.]*\)s$/$1 $2 \1 \3 \2/p" >>"$times"
 }
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     echo "round $r/$ROUNDS threads $t" >&2
-    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' --no-standardize --schedule constant | record tapegrad "$t"
+    "$tapegrad" --threads "$t" --epochs "$EPOCHS" --out-dir '' "${tapegrad_args[@]}" | record tapegrad "$t"
     if [ -n "$libtorch" ]; then
-      "$libtorch" --threads "$t" --epochs "$EPOCHS" | record libtorch "$t"
+      "$libtorch" --threads "$t" --epochs "$EPOCHS" --model "$MODEL" | record libtorch "$t"
     fi
+    [ "$MODEL" = mlp ] || continue
     # Recorded as epoch 2, so that the summary (which drops first epochs) counts them.
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t TAPEGRAD_BENCH_THREADS=$t "$BUILD_DIR/benchmarks/bench_step" \
       --benchmark_filter='BM_Epoch/' --benchmark_min_time=1 --benchmark_format=csv 2>/dev/null |
-      awk -F, -v t="$t" '$1 ~ /^"BM_Epoch\// { split($1, n, "/"); printf "%s %s 2 %.4f\n", n[2], t, $3 / 1000 }' >>"$times"
+      awk -F, -v t="$t" '$1 ~ /^"BM_Epoch\// { split($1, n, "/"); printf "%s %s 2 %.4f 0\n", n[2], t, $3 / 1000 }' >>"$times"
   done
 done
+
+if [ "$MODEL" != mlp ]; then
+  /usr/bin/python3 - "$times" "$MODEL" <<'EOF'
+import statistics, sys
+model = sys.argv[2]
+target = {"lstm": 0.5, "vit": 0.6}[model]
+runs, acc = {}, {}
+for line in open(sys.argv[1]):
+    impl, threads, epoch, seconds, test_acc = line.split()
+    if epoch != "1":
+        runs.setdefault((impl, int(threads)), []).append(float(seconds))
+    acc.setdefault((impl, int(epoch)), []).append(float(test_acc))
+name = {"lstm": "LSTM(28, 128) over rows", "vit": "ViT (16 patches, 2 encoder layers)"}[model]
+print(f"Fashion-MNIST {name}, Adam, batch 128: seconds per epoch (median, first epochs left out)\n")
+print("| threads | tapegrad | libtorch | tapegrad / libtorch | range |")
+print("|---|---|---|---|---|")
+best = {}
+for t in sorted({t for _, t in runs}):
+    tg, lt = runs.get(("tapegrad", t)), runs.get(("libtorch", t))
+    cells = []
+    for impl, v in (("tapegrad", tg), ("libtorch", lt)):
+        if v:
+            m = statistics.median(v)
+            cells.append(f"{m:.2f} s")
+            best[impl] = min(best.get(impl, (1e30, 0)), (m, t))
+        else:
+            cells.append("—")
+    ratio = f"{statistics.median(tg) / statistics.median(lt):.2f}" if tg and lt else "—"
+    spread = "; ".join(f"{i} {min(v):.2f}-{max(v):.2f}" for i, v in (("tapegrad", tg), ("libtorch", lt)) if v)
+    print(f"| {t} | {cells[0]} | {cells[1]} | {ratio} | {spread} |")
+if "tapegrad" in best and "libtorch" in best:
+    (a, ta), (b, tb) = best["tapegrad"], best["libtorch"]
+    r = a / b
+    print(f"\nEach at its best thread setting: tapegrad {a:.2f} s (t={ta}), libtorch {b:.2f} s (t={tb}): "
+          f"{r:.2f} ({'ok' if r <= target else 'MISSED'}, target <= {target})")
+print("\n| epoch | tapegrad test_acc | libtorch test_acc | difference (target <= 0.015) |")
+print("|---|---|---|---|")
+for e in sorted({e for _, e in acc}):
+    a, b = acc.get(("tapegrad", e)), acc.get(("libtorch", e))
+    if not a or not b:
+        continue
+    d = abs(statistics.median(a) - statistics.median(b))
+    print(f"| {e} | {statistics.median(a):.4f} ({min(a):.4f}-{max(a):.4f}) | {statistics.median(b):.4f} "
+          f"({min(b):.4f}-{max(b):.4f}) | {d:.4f} ({'ok' if d <= 0.015 else 'MISSED'}) |")
+EOF
+  exit 0
+fi
 
 /usr/bin/python3 - "$times" <<'EOF'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    impl, threads, epoch, seconds = line.split()
+    impl, threads, epoch, seconds, _ = line.split()
     if epoch != "1":
         runs.setdefault((impl, int(threads)), []).append(float(seconds))
 impls = ["tapegrad", "libtorch", "gemm_floor", "gemm_best"]

@@ -1,6 +1,12 @@
 // examples/fashion_mnist.cpp's training in libtorch's C++ frontend, for timing the two side by
 // side (benchmarks/fashion_epochs.sh): MLP [784, 256, 128, 10] of nn::Linear with ReLU, Adam
-// lr 1e-3, batch 128, cross_entropy, shuffled every epoch. Pixels are scaled to [0, 1] and the
+// lr 1e-3, batch 128, cross_entropy, shuffled every epoch. `--model lstm` and `--model vit`
+// train examples/fashion_mnist_lstm's and fashion_mnist_vit's networks instead (issue 18):
+// LSTM(28, 128, batch_first) over the rows, the last step's output into Linear(128, 10); and
+// 16 patches of 7 x 7 -> Linear(49, 64) + a learned position embedding (16, 64, drawn from
+// N(0, 0.02²) as tapegrad's PositionalEmbedding) -> 2 TransformerEncoderLayers (64, 4 heads,
+// dim_feedforward 128, dropout 0, relu, post-norm; sequence-first in libtorch 1.13) -> mean over
+// tokens -> Linear(64, 10). Pixels are scaled to [0, 1] and the
 // rate stays constant (the issue's libtorch setup; fashion_epochs.sh runs tapegrad's example
 // with the same recipe), and subnormals are flushed to zero as tapegrad's optimizers do. Prints
 // the example's line per epoch; `time` counts the training loop only.
@@ -82,30 +88,72 @@ std::pair<torch::Tensor, torch::Tensor> load(const std::string& dir, const std::
 
 }  // namespace
 
-int run(int epochs, int threads, const std::string& dir);
+struct LstmNetImpl : torch::nn::Module {
+  LstmNetImpl()
+      : lstm(register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(28, 128).batch_first(true)))),
+        fc(register_module("fc", torch::nn::Linear(128, 10))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto out = std::get<0>(lstm->forward(x.view({-1, 28, 28})));  // rows as steps
+    return fc->forward(out.select(1, -1));
+  }
+  torch::nn::LSTM lstm;
+  torch::nn::Linear fc;
+};
+TORCH_MODULE(LstmNet);
+
+struct VitImpl : torch::nn::Module {
+  VitImpl()
+      : patch_embed(register_module("patch_embed", torch::nn::Linear(49, 64))),
+        pos_embed(register_parameter("pos_embed", torch::randn({16, 64}) * 0.02)),
+        encoder(register_module(
+            "encoder", torch::nn::TransformerEncoder(torch::nn::TransformerEncoderOptions(
+                           torch::nn::TransformerEncoderLayerOptions(64, 4).dim_feedforward(128).dropout(0), 2)))),
+        head(register_module("head", torch::nn::Linear(64, 10))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    const auto B = x.size(0);
+    // (B, 784) -> (B, 4, 7, 4, 7) -> patches (B, 16, 49), patch (pr, pc) row by row.
+    auto patches = x.view({B, 4, 7, 4, 7}).permute({0, 1, 3, 2, 4}).reshape({B, 16, 49});
+    auto tokens = patch_embed->forward(patches) + pos_embed;     // (B, 16, 64)
+    auto h = encoder->forward(tokens.transpose(0, 1));           // (16, B, 64)
+    return head->forward(h.mean(0));
+  }
+  torch::nn::Linear patch_embed;
+  torch::Tensor pos_embed;
+  torch::nn::TransformerEncoder encoder;
+  torch::nn::Linear head;
+};
+TORCH_MODULE(Vit);
+
+int run(int epochs, int threads, const std::string& dir, const std::string& model);
 
 int main(int argc, char** argv) {
   int epochs = 10, threads = 2;
-  std::string dir = "/usr/share/datasets/fashion-mnist";
+  std::string dir = "/usr/share/datasets/fashion-mnist", model = "mlp";
   try {
     for (int i = 1; i < argc; i += 2) {
       const std::string flag = argv[i];
-      if (i + 1 >= argc || (flag != "--epochs" && flag != "--threads" && flag != "--data-dir")) {
-        std::fprintf(stderr, "usage: %s [--epochs n] [--threads n] [--data-dir dir]\n", argv[0]);
+      if (i + 1 >= argc || (flag != "--epochs" && flag != "--threads" && flag != "--data-dir" && flag != "--model")) {
+        std::fprintf(stderr, "usage: %s [--epochs n] [--threads n] [--data-dir dir] [--model mlp|lstm|vit]\n", argv[0]);
         return 2;
       }
       if (flag == "--epochs") epochs = parse_count(flag, argv[i + 1]);
       if (flag == "--threads") threads = parse_count(flag, argv[i + 1]);
       if (flag == "--data-dir") dir = argv[i + 1];
+      if (flag == "--model") model = argv[i + 1];
     }
-    return run(epochs, threads, dir);
+    if (model != "mlp" && model != "lstm" && model != "vit") throw std::runtime_error("--model must be mlp, lstm or vit");
+    return run(epochs, threads, dir, model);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fashion_mnist_libtorch: %s\n", e.what());
     return 1;
   }
 }
 
-int run(int epochs, int threads, const std::string& dir) {
+template <class Model>
+int train(Model& model, int epochs, const torch::Tensor& x_train, const torch::Tensor& y_train,
+          const torch::Tensor& x_test, const torch::Tensor& y_test);
+
+int run(int epochs, int threads, const std::string& dir, const std::string& model) {
   // The products, where the time goes, run on OpenBLAS's pool, so `--threads n` (default 2)
   // sizes that one and keeps torch's own (OpenMP) pool at one thread: with both pools at two
   // threads on two cores, an epoch took 3.3 s instead of 1.0 s. Another BLAS (MKL) follows
@@ -121,8 +169,22 @@ int run(int epochs, int threads, const std::string& dir) {
   const auto [x_train, y_train] = load(dir, "train");
   const auto [x_test, y_test] = load(dir, "t10k");
 
-  torch::nn::Sequential model(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
-                              torch::nn::ReLU(), torch::nn::Linear(128, 10));
+  if (model == "lstm") {
+    LstmNet net;
+    return train(net, epochs, x_train, y_train, x_test, y_test);
+  }
+  if (model == "vit") {
+    Vit net;
+    return train(net, epochs, x_train, y_train, x_test, y_test);
+  }
+  torch::nn::Sequential mlp(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
+                            torch::nn::ReLU(), torch::nn::Linear(128, 10));
+  return train(mlp, epochs, x_train, y_train, x_test, y_test);
+}
+
+template <class Model>
+int train(Model& model, int epochs, const torch::Tensor& x_train, const torch::Tensor& y_train,
+          const torch::Tensor& x_test, const torch::Tensor& y_test) {
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
   const std::int64_t n = x_train.size(0), batch = 128;
   double test_acc = 0;
@@ -138,13 +200,20 @@ int run(int epochs, int threads, const std::string& dir) {
       const auto loss = torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
       opt.step();
-      loss_sum += loss.item<double>() * double(idx.size(0));
-      correct += logits.argmax(1).eq(y).sum().item<double>();
+      loss_sum += loss.template item<double>() * double(idx.size(0));
+      correct += logits.argmax(1).eq(y).sum().template item<double>();
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     {
       torch::NoGradGuard no_grad;
-      test_acc = model->forward(x_test).argmax(1).eq(y_test).to(torch::kFloat64).mean().item<double>();
+      model->eval();
+      double correct_test = 0;
+      for (std::int64_t b = 0; b < x_test.size(0); b += 1000) {  // in chunks, as tapegrad's examples
+        const auto xb = x_test.slice(0, b, std::min(b + 1000, x_test.size(0)));
+        correct_test += model->forward(xb).argmax(1).eq(y_test.slice(0, b, b + xb.size(0))).sum().template item<double>();
+      }
+      test_acc = correct_test / double(x_test.size(0));
+      model->train();
     }
     std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, epochs, loss_sum / double(n),
                 correct / double(n), test_acc, seconds);

@@ -14,6 +14,7 @@ TAPEGRAD_PACKAGES=(
   openmpi-bin libopenmpi-dev
   python3-numpy
   dataset-fashion-mnist
+  dict-devil
 )
 
 install_missing() {

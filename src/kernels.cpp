@@ -192,10 +192,23 @@ struct GemmJob {
   // array (ldc == n), so it and the partials are laid out alike.
   void add_partials() const {
     const std::size_t size = m * n, count = std::size_t(slices - 1);
-    kernels::parallel_for(size, kParallelGrain, [&](std::size_t begin, std::size_t end) {
+    if (ldc == n) {
+      kernels::parallel_for(size, kParallelGrain, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t s = 0; s < count; ++s) {
+          const T* part = partial + s * size;
+          for (std::size_t i = begin; i < end; ++i) c[i] += part[i];
+        }
+      });
+      return;
+    }
+    // A sub-matrix of a larger C (kernels::gemm on pointers): row by row.
+    kernels::parallel_for_rows(m, n, [&](std::size_t begin, std::size_t end) {
       for (std::size_t s = 0; s < count; ++s) {
-        const T* part = partial + s * size;
-        for (std::size_t i = begin; i < end; ++i) c[i] += part[i];
+        for (std::size_t i = begin; i < end; ++i) {
+          const T* part = partial + s * size + i * n;
+          T* ci = c + i * ldc;
+          for (std::size_t j = 0; j < n; ++j) ci[j] += part[j];
+        }
       }
     });
   }
@@ -226,26 +239,24 @@ void gemm_slice(const void* context, int part) noexcept {
 }  // namespace
 
 template <class T>
-void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c) {
-  TG_CHECK(ShapeError, a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm: needs 2-D arrays, got ",
-           to_string(a.shape()), ", ", to_string(b.shape()), " and C ", to_string(c.shape()));
-  const std::size_t m = ta ? a.shape()[1] : a.shape()[0];
-  const std::size_t k = ta ? a.shape()[0] : a.shape()[1];
-  const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
-  TG_CHECK(ShapeError, (tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n, "gemm: ",
-           ta ? "A^T " : "A ", to_string(a.shape()), " @ ", tb ? "B^T " : "B ", to_string(b.shape()), " into C ",
-           to_string(c.shape()), ": the shapes do not fit");
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS leaves C untouched here; the product of empty matrices is zero
-    if (beta == T(0)) c.fill(T(0));
+    if (beta == T(0)) {
+      for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    } else if (beta != T(1)) {
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] *= beta;
+      }
+    }
     return;
   }
   if (m * n * k <= kSmallGemm) {
-    small_gemm(ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(), c.shape()[1]);
+    small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  GemmJob<T> job{ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(),
-                 c.shape()[1]};
+  GemmJob<T> job{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   job.plan(num_threads());
   if (job.slices == 1) {
     job.run(0, m, 0, n, 0, k, job.c, job.ldc, beta);
@@ -255,6 +266,19 @@ void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T bet
   if (inner) job.partial = partials<T>(std::size_t(job.slices - 1) * m * n);
   detail::run_parallel(job.slices, gemm_slice<T>, &job);
   if (inner) job.add_partials();
+}
+
+template <class T>
+void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c) {
+  TG_CHECK(ShapeError, a.dimension() == 2 && b.dimension() == 2 && c.dimension() == 2, "gemm: needs 2-D arrays, got ",
+           to_string(a.shape()), ", ", to_string(b.shape()), " and C ", to_string(c.shape()));
+  const std::size_t m = ta ? a.shape()[1] : a.shape()[0];
+  const std::size_t k = ta ? a.shape()[0] : a.shape()[1];
+  const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
+  TG_CHECK(ShapeError, (tb ? b.shape()[1] : b.shape()[0]) == k && c.shape()[0] == m && c.shape()[1] == n, "gemm: ",
+           ta ? "A^T " : "A ", to_string(a.shape()), " @ ", tb ? "B^T " : "B ", to_string(b.shape()), " into C ",
+           to_string(c.shape()), ": the shapes do not fit");
+  gemm(ta, tb, m, n, k, alpha, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(), c.shape()[1]);
 }
 
 template <class T>
@@ -389,6 +413,10 @@ namespace tapegrad::kernels {
 
 template void gemm<float>(bool, bool, float, const Array<float>&, const Array<float>&, float, Array<float>&);
 template void gemm<double>(bool, bool, double, const Array<double>&, const Array<double>&, double, Array<double>&);
+template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,
+                          const float*, std::size_t, float, float*, std::size_t);
+template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t,
+                           const double*, std::size_t, double, double*, std::size_t);
 template void sum_to<float>(const Array<float>&, Array<float>&, bool);
 template void sum_to<double>(const Array<double>&, Array<double>&, bool);
 template void column_sums<float>(const float*, std::size_t, std::size_t, float*, bool);

@@ -1234,6 +1234,160 @@ TEST_F(Errors, E125_ExtremeOfNothing) {
   expect<tg::ValueError>([&] { tg::norm(e, INFINITY, {0}); }, {"norm", "inf", "(0, 2)"});
 }
 
+// ---- 400-499: recurrent networks, attention, Transformers ------------------------------------
+
+TEST_F(Errors, E400_RnnInputFeatures) {
+  tg::Rng rng(0);
+  tg::nn::LSTM<double> lstm(tg::nn::LSTMOptions(4, 3), rng);
+  auto in = tape.constant(Array<double>::from_shape({5, 2, 3}));
+  expect<tg::ShapeError>([&] { lstm.forward(in); }, {"LSTM", "(5, 2, 3)", "3 features", "weight_ih_l0", "(12, 4)"});
+  tg::nn::GRUCell<double> cell(tg::nn::GRUCellOptions(4, 3), rng);
+  auto step = tape.constant(Array<double>::from_shape({2, 5}));
+  expect<tg::ShapeError>([&] { cell.forward(step); }, {"gru_cell", "(2, 5)", "weight_ih", "(9, 4)"});
+}
+
+TEST_F(Errors, E401_RnnInputRank) {
+  tg::Rng rng(0);
+  tg::nn::GRU<double> gru(tg::nn::GRUOptions(2, 3), rng);
+  auto in = tape.constant(Array<double>::from_shape({5, 2, 3, 2}));
+  expect<tg::ShapeError>([&] { gru.forward(in); }, {"GRU", "(5, 2, 3, 2)", "(T, B, features)"});
+}
+
+TEST_F(Errors, E402_RnnStateShape) {
+  tg::Rng rng(0);
+  tg::nn::LSTM<double> lstm(tg::nn::LSTMOptions(2, 3).num_layers(2), rng);
+  auto in = tape.constant(Array<double>::from_shape({5, 4, 2}));
+  auto h0 = tape.constant(Array<double>::from_shape({1, 4, 3}));
+  expect<tg::ShapeError>([&] { lstm.forward(in, h0); }, {"LSTM", "h0", "(1, 4, 3)", "(2, 4, 3)"});
+}
+
+TEST_F(Errors, E403_RnnEmptySequence) {
+  tg::Rng rng(0);
+  tg::nn::RNN<double> rnn(tg::nn::RNNOptions(2, 3), rng);
+  auto in = tape.constant(Array<double>::from_shape({0, 4, 2}));
+  expect<tg::ValueError>([&] { rnn.forward(in); }, {"RNN", "(0, 4, 2)", "sequence length 0"});
+}
+
+TEST_F(Errors, E404_RnnWeightCount) {
+  auto in = tape.constant(Array<double>::from_shape({5, 4, 2}));
+  expect<tg::ValueError>([&] { tg::lstm(in, {x, x}, {}, {}, tg::RNNFuncOptions().num_layers(2)); },
+                         {"lstm", "expected 8 weights", "got 2"});
+}
+
+TEST_F(Errors, E405_CellStateForAGru) {
+  auto in = tape.constant(Array<double>::from_shape({5, 4, 2}));
+  auto whh = tape.constant(Array<double>::from_shape({9, 3}));
+  auto wih = tape.constant(Array<double>::from_shape({9, 2}));
+  auto s = tape.constant(Array<double>::from_shape({1, 4, 3}));
+  expect<tg::ValueError>([&] { tg::rnn(tg::RNNMode::gru, in, {wih, whh}, s, s, tg::RNNFuncOptions().bias(false)); },
+                         {"gru", "c0", "only an LSTM"});
+}
+
+TEST_F(Errors, E406_RnnOptions) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::RNN<double>(tg::nn::RNNOptions(2, 3).nonlinearity("sigmoid"), rng); },
+                         {"RNN", "nonlinearity", "\"sigmoid\""});
+  expect<tg::ValueError>([&] { tg::nn::LSTM<double>(tg::nn::LSTMOptions(2, 3).dropout(1.5), rng); },
+                         {"LSTM", "dropout", "1.5"});
+  expect<tg::ValueError>([&] { tg::nn::GRU<double>(tg::nn::GRUOptions(0, 3), rng); }, {"GRU", "positive", "(0, 3)"});
+}
+
+TEST_F(Errors, E407_CellWithOneBias) {
+  auto step = tape.constant(Array<double>::from_shape({2, 4}));
+  auto wih = tape.constant(Array<double>::from_shape({3, 4}));
+  auto whh = tape.constant(Array<double>::from_shape({3, 3}));
+  auto bias = tape.constant(Array<double>::from_shape({3}));
+  expect<tg::ValueError>([&] { tg::rnn_tanh_cell(step, Var<double>(), wih, whh, bias); },
+                         {"rnn_tanh_cell", "both biases", "or neither"});
+  auto h = tape.constant(Array<double>::from_shape({2, 4}));
+  expect<tg::ShapeError>([&] { tg::rnn_tanh_cell(step, h, wih, whh); }, {"rnn_tanh_cell", "hx", "(2, 4)", "(2, 3)"});
+}
+
+TEST_F(Errors, E410_AttentionShapes) {
+  auto q = tape.constant(Array<double>::from_shape({2, 4, 8}));
+  auto k = tape.constant(Array<double>::from_shape({2, 5, 6}));
+  auto v = tape.constant(Array<double>::from_shape({2, 5, 6}));
+  expect<tg::ShapeError>([&] { tg::scaled_dot_product_attention(q, k, v); },
+                         {"scaled_dot_product_attention", "(2, 4, 8)", "(2, 5, 6)", "last dimension"});
+  auto k3 = tape.constant(Array<double>::from_shape({3, 5, 8}));
+  expect<tg::ShapeError>([&] { tg::scaled_dot_product_attention(q, k3, k3); }, {"(2, 4, 8)", "(3, 5, 8)", "leading"});
+}
+
+TEST_F(Errors, E411_AttentionMaskShape) {
+  auto q = tape.constant(Array<double>::from_shape({2, 4, 8}));
+  tg::BoolArray mask = xt::ones<bool>({4, 6});
+  expect<tg::ShapeError>([&] { tg::scaled_dot_product_attention(q, q, q, mask); },
+                         {"attn_mask", "(4, 6)", "does not broadcast", "(2, 4, 4)"});
+}
+
+TEST_F(Errors, E412_AttentionMaskAndCausal) {
+  auto q = tape.constant(Array<double>::from_shape({2, 4, 8}));
+  const Array<double> mask = xt::zeros<double>({4, 4});
+  expect<tg::ValueError>([&] { tg::scaled_dot_product_attention(q, q, q, mask, 0.0, true); },
+                         {"attn_mask", "is_causal", "not both"});
+  expect<tg::ValueError>([&] { tg::scaled_dot_product_attention(q, q, q, {}, 0.1); }, {"dropout_p 0.1", "Rng"});
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::scaled_dot_product_attention(q, q, q, {}, 1.0, false, std::nullopt, &rng); },
+                         {"dropout_p", "[0, 1)", "got 1"});
+}
+
+TEST_F(Errors, E413_HeadsDoNotDivideTheWidth) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>([&] { tg::nn::MultiheadAttention<double>(tg::nn::MultiheadAttentionOptions(10, 4), rng); },
+                         {"MultiheadAttention", "embed_dim 10", "num_heads 4"});
+  expect<tg::ValueError>(
+      [&] { tg::nn::TransformerEncoderLayer<double>(tg::nn::TransformerEncoderLayerOptions(6, 4), rng); },
+      {"embed_dim 6", "num_heads 4"});
+}
+
+TEST_F(Errors, E414_MultiheadAttentionInputs) {
+  tg::Rng rng(0);
+  tg::nn::MultiheadAttention<double> mha(tg::nn::MultiheadAttentionOptions(8, 2), rng);
+  auto in = tape.constant(Array<double>::from_shape({5, 2, 6}));
+  expect<tg::ShapeError>([&] { mha.forward(in, in, in); }, {"MultiheadAttention", "query", "(5, 2, 6)", "embed_dim 8"});
+  auto q = tape.constant(Array<double>::from_shape({5, 2, 8}));
+  auto kv = tape.constant(Array<double>::from_shape({7, 3, 8}));
+  expect<tg::ShapeError>([&] { mha.forward(q, kv, kv); }, {"key", "(7, 3, 8)", "batch of 3", "query has 2"});
+}
+
+TEST_F(Errors, E415_MultiheadAttentionMasks) {
+  tg::Rng rng(0);
+  tg::nn::MultiheadAttention<double> mha(tg::nn::MultiheadAttentionOptions(8, 2), rng);
+  auto q = tape.constant(Array<double>::from_shape({5, 2, 8}));
+  tg::BoolArray kpm = xt::zeros<bool>({5, 2});
+  expect<tg::ShapeError>([&] { mha.forward(q, q, q, kpm); }, {"key_padding_mask", "(5, 2)", "(2, 5)"});
+  const Array<double> am = xt::zeros<double>({5, 4});
+  expect<tg::ShapeError>([&] { mha.forward(q, q, q, {}, true, am); }, {"attn_mask", "(5, 4)", "(5, 5)", "(4, 5, 5)"});
+}
+
+TEST_F(Errors, E416_TransformerOptions) {
+  tg::Rng rng(0);
+  expect<tg::ValueError>(
+      [&] { tg::nn::TransformerEncoderLayer<double>(tg::nn::TransformerEncoderLayerOptions(8, 2).activation("tanh"), rng); },
+      {"TransformerEncoderLayer", "activation", "\"tanh\""});
+  expect<tg::ValueError>(
+      [&] { tg::nn::TransformerEncoderLayer<double>(tg::nn::TransformerEncoderLayerOptions(8, 2).dropout(1.0), rng); },
+      {"TransformerEncoderLayer", "dropout", "[0, 1)", "got 1"});
+  expect<tg::ValueError>(
+      [&] {
+        tg::nn::TransformerEncoderLayer<double>(tg::nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(0), rng);
+      },
+      {"TransformerEncoderLayer", "d_model and dim_feedforward", "(8, 0)"});
+  expect<tg::ValueError>([&] { tg::nn::TransformerEncoder<double>(tg::nn::TransformerEncoderLayerOptions(8, 2), 0, rng); },
+                         {"TransformerEncoder", "num_layers", "at least 1"});
+}
+
+TEST_F(Errors, E417_PositionsPastTheTable) {
+  tg::Rng rng(0);
+  tg::nn::PositionalEmbedding<double> pos(4, 3, rng);
+  auto in = tape.constant(Array<double>::from_shape({2, 6, 3}));
+  expect<tg::ShapeError>([&] { pos.forward(in); }, {"PositionalEmbedding", "(2, 6, 3)", "(4, 3)", "length <= 4"});
+  auto wide = tape.constant(Array<double>::from_shape({2, 4, 5}));
+  expect<tg::ShapeError>([&] { pos.forward(wide); }, {"PositionalEmbedding", "(2, 4, 5)", "(4, 3)"});
+  expect<tg::ValueError>([&] { tg::nn::PositionalEmbedding<double>(0, 3, rng); },
+                         {"PositionalEmbedding", "positive", "(0, 3)"});
+}
+
 TEST(ErrorKinds, AreCatchableAsErrorAndRuntimeError) {
   tg::Tape<float> tape;
   auto a = tape.constant(Array<float>{1.f, 2.f});

@@ -20,6 +20,15 @@ namespace tapegrad::kernels {
 template <class T>
 void gemm(bool ta, bool tb, T alpha, const Array<T>& a, const Array<T>& b, T beta, Array<T>& c);
 
+/// The same product on row-major matrices given by pointer and leading dimension (the distance
+/// between the starts of two rows): op(A) is m x k, op(B) k x n, C m x n with rows `ldc` apart.
+/// For sub-matrices without copies: one time step of a sequence whose rows are strided, one
+/// head's columns of a projection, a block of columns of a weight. No shape checks: the caller
+/// guarantees lda >= (ta ? m : k), ldb >= (tb ? k : n), ldc >= n and that the memory exists.
+template <class T>
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
 /// out (+)= g summed over the axes along which `out`'s shape was broadcast to g's shape
 /// (the adjoint of NumPy broadcasting). `out` must already have its shape; `add` chooses
 /// between accumulating and overwriting.
