@@ -47,14 +47,18 @@ int main(int argc, char** argv) {
   CLI::App app{"Train an LSTM(28, 128) over the rows of Fashion-MNIST images with tapegrad"};
   examples::add_options(app, cfg);
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<examples::Distributed> dist;
   try {
+    dist = std::make_unique<examples::Distributed>(cfg.dist, argc, argv);
     tg::Rng rng(cfg.seed);
     LstmClassifier model(rng);
-    return examples::train_fashion("fashion_mnist_lstm", model, cfg, [](tg::Array<float>& features) -> tg::Array<float>& {
+    return examples::train_fashion("fashion_mnist_lstm", model, cfg, *dist, [](tg::Array<float>& features) -> tg::Array<float>& {
       features.reshape({features.shape()[0], std::size_t(28), std::size_t(28)});  // no copy
       return features;
     });
   } catch (const tg::Error& e) {
+    // Distributed, this ends every process: the others may be waiting for this one.
+    if (dist) return dist->fail("fashion_mnist_lstm", e.what());
     std::cerr << "fashion_mnist_lstm: " << e.what() << "\n";
     return 1;
   }

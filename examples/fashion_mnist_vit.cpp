@@ -78,12 +78,16 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a small Vision Transformer on Fashion-MNIST with tapegrad"};
   examples::add_options(app, cfg);
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<examples::Distributed> dist;
   try {
+    dist = std::make_unique<examples::Distributed>(cfg.dist, argc, argv);
     tg::Rng rng(cfg.seed);
     VisionTransformer model(rng);
     Patchify patchify;
-    return examples::train_fashion("fashion_mnist_vit", model, cfg, patchify);
+    return examples::train_fashion("fashion_mnist_vit", model, cfg, *dist, patchify);
   } catch (const tg::Error& e) {
+    // Distributed, this ends every process: the others may be waiting for this one.
+    if (dist) return dist->fail("fashion_mnist_vit", e.what());
     std::cerr << "fashion_mnist_vit: " << e.what() << "\n";
     return 1;
   }

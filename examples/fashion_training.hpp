@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "distributed.hpp"
 #include "progress.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -31,12 +32,15 @@ struct FashionConfig {
   double lr = 1e-3;
   std::size_t batch_size = 128;
   double min_test_accuracy = 0;
+  DistributedFlags dist;
 };
 
 /// The command line every such example takes.
 inline void add_options(CLI::App& app, FashionConfig& cfg) {
   app.add_option("--epochs", cfg.epochs, "Passes over the training set")->check(CLI::PositiveNumber);
-  app.add_option("--threads", cfg.threads, "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core)")
+  app.add_option("--threads", cfg.threads,
+                 "Threads to compute on (0: OPENBLAS_NUM_THREADS, else one per core; distributed: the cores shared "
+                 "among the processes on the machine)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--train-limit", cfg.train_limit, "Use only the first N training images (0: all 60000)");
   app.add_option("--test-limit", cfg.test_limit, "Use only the first N test images (0: all 10000)");
@@ -46,62 +50,45 @@ inline void add_options(CLI::App& app, FashionConfig& cfg) {
   app.add_option("--out-dir", cfg.out_dir, "Where to write the curves (CSV) and the model (empty: nowhere)");
   app.add_option("--min-test-accuracy", cfg.min_test_accuracy,
                  "Exit with status 1 if the final test accuracy is lower (used by ctest)");
-}
-
-/// FNV-1a 64 over the parameters in named_parameters() order: each one's name, a zero byte, its
-/// rank and extents (8 bytes each, little-endian), then its elements' bytes. The definition of
-/// io::checksum on branch mpi, written out here until that lands.
-template <class T>
-std::uint64_t model_checksum(const tapegrad::nn::Module<T>& model) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  const auto bytes = [&](const void* p, std::size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
-  };
-  const auto u64 = [&](std::uint64_t v) {
-    unsigned char le[8];
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(v >> (8 * i));
-    bytes(le, 8);
-  };
-  for (const auto& [name, p] : model.named_parameters()) {
-    bytes(name.data(), name.size());
-    bytes("", 1);
-    u64(p.value().dimension());
-    for (auto d : p.shape()) u64(d);
-    bytes(p.value().data(), p.value().size() * sizeof(T));
-  }
-  return h;
+  add_distributed_flags(app, cfg.dist);
 }
 
 /// Trains `model` on Fashion-MNIST and reports as the MLP example does. `to_input(features)`
 /// turns a batch's flat images (B, 784) into the model's input and returns a reference to it:
 /// the features themselves, reshaped, or a buffer of the example's. It is moved onto the tape,
 /// which hands its previous buffer back (DataLoader's idiom): no copy, no allocation per step.
-/// Returns the exit status.
+/// With --distributed (`dist`), each process trains on its share of every global batch and the
+/// gradients are averaged over the processes (examples/distributed.hpp). Returns the exit status.
 template <class Model, class ToInput>
-int train_fashion(const char* name, Model& model, const FashionConfig& cfg, ToInput to_input) {
+int train_fashion(const char* name, Model& model, const FashionConfig& cfg, const Distributed& dist, ToInput to_input) {
   namespace tg = tapegrad;
   using clock = std::chrono::steady_clock;
-  if (cfg.threads > 0) tg::set_num_threads(cfg.threads);
+  dist.set_threads(cfg.threads);
   if (cfg.verbose) std::cout << tg::runtime_info() << std::flush;
   auto train = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::train, cfg.train_limit);
   auto test = tg::data::load_mnist<float>(cfg.data_dir, tg::data::MnistSplit::test, cfg.test_limit);
+  dist.check_dataset(train);
+  dist.check_dataset(test);
   tg::optim::Adam<float> opt(model.parameters(), tg::optim::AdamOptions(cfg.lr));
-  tg::data::DataLoader<float> loader(train, tg::data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
+  // Distributed: the global batch cut into one share per process.
+  tg::data::DataLoader<float> loader(train, dist.train_loader(cfg.batch_size, train.size(), cfg.seed));
+  Trainer<float> trainer(dist, model);  // distributed: every rank starts from rank 0's weights
   tg::Tape<float> tape;
-  ProgressBar bar(loader.num_batches());
+  ProgressBar bar(loader.num_batches(), dist.is_root() && ::isatty(STDERR_FILENO) != 0);
 
   const auto evaluate = [&](const tg::data::TensorDataset<float>& data) {
     tg::NoGradGuard no_grad;
     model.eval();
-    tg::data::DataLoader<float> chunks(data, tg::data::DataLoaderOptions(1000));
+    tg::data::DataLoader<float> chunks(data, dist.eval_loader(1000, data.size()));  // this rank's share
     double correct = 0;
     for (auto& batch : chunks) {
+      if (batch.size() == 0) continue;
       const auto logits = model.forward(tape.constant(std::move(to_input(batch.features))));
       correct += tg::accuracy(logits.value(), batch.targets) * double(batch.size());
       tape.clear();
     }
     model.train();
+    dist.sum(&correct, 1);
     return correct / double(data.size());
   };
 
@@ -110,28 +97,31 @@ int train_fashion(const char* name, Model& model, const FashionConfig& cfg, ToIn
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     const auto start = clock::now();
     bar.restart();
-    double loss_sum = 0, correct = 0;
-    std::size_t seen = 0, b = 0;
+    double sums[3] = {0, 0, 0};  // loss x examples, correct predictions, examples (this rank's)
+    std::size_t b = 0;
     const std::string label = "epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.epochs);
     for (auto& batch : loader) {
-      opt.zero_grad();
-      const auto logits = model.forward(tape.constant(std::move(to_input(batch.features))));
-      const auto loss = tg::cross_entropy(logits, batch.targets);
-      const double n = double(batch.size());
-      loss_sum += double(loss.item()) * n;
-      correct += tg::accuracy(logits.value(), batch.targets) * n;
-      seen += batch.size();
-      tape.backward(loss);
+      const auto stats = trainer.step(tape, batch, [&](tg::Tape<float>& t, tg::data::Batch<float>& x) {
+        const auto logits = model.forward(t.constant(std::move(to_input(x.features))));
+        sums[1] += tg::accuracy(logits.value(), x.targets) * double(x.size());
+        return tg::cross_entropy(logits, x.targets);
+      });
       opt.step();
-      bar.update(++b, loss_sum / double(seen), seen, label);
+      sums[0] += stats.loss_sum;
+      sums[2] += double(stats.examples);
+      // Rank 0's running loss; examples/s of the whole job.
+      bar.update(++b, sums[0] / sums[2], std::size_t(sums[2]) * std::size_t(dist.world_size()), label);
     }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     bar.clear();
     test_acc = evaluate(test);
-    const double loss = loss_sum / double(seen), train_acc = correct / double(seen);
-    std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, cfg.epochs, loss, train_acc,
-                test_acc, seconds);
-    std::fflush(stdout);
+    dist.sum(sums, 3);
+    const double loss = sums[0] / sums[2], train_acc = sums[1] / sums[2];
+    if (dist.is_root()) {
+      std::printf("epoch %d/%d loss=%.4f train_acc=%.4f test_acc=%.4f time=%.2fs\n", epoch, cfg.epochs, loss,
+                  train_acc, test_acc, seconds);
+      std::fflush(stdout);
+    }
     const std::size_t row = std::size_t(epoch - 1);
     curves(row, 0) = epoch;
     curves(row, 1) = loss;
@@ -139,8 +129,10 @@ int train_fashion(const char* name, Model& model, const FashionConfig& cfg, ToIn
     curves(row, 3) = test_acc;
     curves(row, 4) = seconds;
   }
-  std::printf("test accuracy: %.4f\n", test_acc);
-  if (!cfg.out_dir.empty()) {
+  // Collective (distributed: also checks that every rank holds the same weights).
+  const std::string checksum = dist.checksum(model);
+  if (dist.is_root()) std::printf("test accuracy: %.4f\n", test_acc);
+  if (!cfg.out_dir.empty() && dist.is_root()) {
     if (std::system(("mkdir -p '" + cfg.out_dir + "'").c_str()) != 0) {
       std::cerr << name << ": cannot create " << cfg.out_dir << "\n";
       return 1;
@@ -149,7 +141,7 @@ int train_fashion(const char* name, Model& model, const FashionConfig& cfg, ToIn
                       curves);
     tg::save(model, cfg.out_dir + "/" + name + "_model.npz");
   }
-  std::printf("model checksum: %016llx\n", static_cast<unsigned long long>(model_checksum(model)));
+  if (dist.is_root()) std::printf("model checksum: %s\n", checksum.c_str());
   if (test_acc < cfg.min_test_accuracy) {
     std::cerr << name << ": test accuracy " << test_acc << " is below --min-test-accuracy " << cfg.min_test_accuracy
               << "\n";

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""examples/fashion_mnist_cnn with --distributed, compared by its last line
+"""A Fashion-MNIST example of the CNN or sequence models (fashion_mnist_cnn, _lstm, _vit) with
+--distributed, compared by its last line
 `model checksum: <16 hex digits>`:
   - one MPI process with --distributed reaches the plain run's bits;
   - --deterministic reaches the same bits on 1 and 2 processes.
-usage: test_dist_cnn_example.py FASHION_MNIST_CNN MPIEXEC NUMPROC_FLAG [PREFLAGS...]"""
+usage: test_dist_example_bits.py EXAMPLE MPIEXEC NUMPROC_FLAG [PREFLAGS...]"""
 import re
 import subprocess
 import sys
