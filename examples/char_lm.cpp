@@ -239,6 +239,8 @@ int run(Model& model, const Config& cfg, const Vocabulary& vocab, const std::vec
     if (std::system(("mkdir -p '" + cfg.out_dir + "'").c_str()) != 0) return 1;
     tg::save(model, cfg.out_dir + "/char_lm_" + cfg.model + ".npz");
   }
+  // A hash of every parameter's name, shape and bytes: two runs compared at a glance.
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(model)).c_str());
   if (cfg.max_val_loss > 0 && val_loss > cfg.max_val_loss) {
     std::cerr << "char_lm: validation loss " << val_loss << " is above --max-val-loss " << cfg.max_val_loss << "\n";
     return 1;

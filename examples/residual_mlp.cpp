@@ -154,6 +154,8 @@ double train_one(const std::string& kind, const Config& cfg, const tg::data::Ten
   }
   const double test_acc = accuracy(m, test_all);
   std::printf("%s MLP: test accuracy %.4f\n", kind.c_str(), test_acc);
+  // A hash of every parameter's name, shape and bytes: two runs compared at a glance.
+  std::printf("model checksum: %s\n", tg::io::checksum_hex(tg::io::checksum(m.module())).c_str());
   if (!cfg.save.empty() && kind == "residual") {
     tg::save(m.module(), cfg.save);  // parameters and BatchNorm's buffers, by name
     std::printf("saved %s\n", cfg.save.c_str());
