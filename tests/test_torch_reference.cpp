@@ -191,8 +191,10 @@ TEST(TorchReference, Select) {
   compare("narrow negative", {x}, [](const TVars& v) { return tg::narrow(v[0], -1, -2, 2); },
           [](const Tensors& t) { return torch::narrow(t[0], -1, -2, 2).contiguous(); });
   const auto big = std::numeric_limits<std::int64_t>::max();
-  for (auto [s, e, st] : std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
+  for (const auto& bounds : std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
            {1, 5, 2}, {-4, big, 1}, {0, big, 3}, {-100, 2, 1}, {4, 2, 1}, {5, 100, 2}, {-1, big, 1}}) {
+    // Plain variables, not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+    const std::int64_t s = std::get<0>(bounds), e = std::get<1>(bounds), st = std::get<2>(bounds);
     compare("slice " + std::to_string(s) + ":" + std::to_string(e) + ":" + std::to_string(st), {x},
             [=](const TVars& v) { return tg::slice(v[0], 1, s, e, st); },
             [=](const Tensors& t) { return t[0].slice(1, s, e, st).contiguous(); });
